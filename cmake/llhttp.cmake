@@ -1,0 +1,10 @@
+# llhttp from Debian's node-llhttp: C sources and header, compiled into a static library.
+set(LLHTTP_SRC_DIR /usr/share/llhttp CACHE PATH "llhttp C sources")
+set(LLHTTP_INCLUDE_DIR /usr/share/include/llhttp CACHE PATH "llhttp header")
+if(NOT EXISTS ${LLHTTP_SRC_DIR}/llhttp.c OR NOT EXISTS ${LLHTTP_INCLUDE_DIR}/llhttp.h)
+  message(FATAL_ERROR "llhttp sources not found: install Debian's node-llhttp")
+endif()
+add_library(llhttp STATIC ${LLHTTP_SRC_DIR}/api.c ${LLHTTP_SRC_DIR}/http.c ${LLHTTP_SRC_DIR}/llhttp.c)
+target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
+target_compile_options(llhttp PRIVATE -w)
+set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -1,0 +1,91 @@
+// The metric table of the contract, declared once, with label handles resolved ahead of use so the
+// data path never looks a metric up by name.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace podrouter::metrics {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+// Why a listener could not route a connection or request (the `reason` label).
+enum class RouteFailure {
+  kNoEndpoint,      // the target ordinal has no pod now
+  kMaxConnections,  // the listener is at limits.max_connections
+  kConnectFailed,   // the pod refused, reset or timed out on connect
+  kAcceptError,     // accept() failed (e.g. out of file descriptors)
+  kCount
+};
+const char* ToString(RouteFailure r);
+
+struct ListenerMetrics {
+  Counter* connections_total;
+  Gauge* connections_active;
+  Counter* route_failures[static_cast<int>(RouteFailure::kCount)];
+  Histogram* http_request_duration;
+
+  Counter& Failure(RouteFailure r) { return *route_failures[static_cast<int>(r)]; }
+};
+
+struct PodMetrics {
+  Counter* connections_total;
+  Counter* connect_failures;
+  Counter* bytes_sent;
+  Counter* bytes_received;
+};
+
+struct ServiceMetrics {
+  Counter* resolutions_ok;
+  Counter* resolutions_empty;
+  Counter* resolutions_error;
+  Histogram* resolution_duration;
+  Gauge* endpoints;
+};
+
+class Metrics {
+ public:
+  explicit Metrics(const std::string& version);
+
+  // Stable for the process's life: pods and listeners that go away keep their series.
+  ListenerMetrics& ForListener(const std::string& listener);
+  ServiceMetrics& ForService(const std::string& service);
+  PodMetrics& ForPod(const std::string& service, const std::string& pod);
+  Counter& ConfigReload(bool ok) { return ok ? *reload_ok_ : *reload_error_; }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<Counter>& listener_connections_total_;
+  prometheus::Family<Gauge>& listener_connections_active_;
+  prometheus::Family<Counter>& route_failures_total_;
+  prometheus::Family<Histogram>& http_request_duration_;
+  prometheus::Family<Counter>& upstream_connections_total_;
+  prometheus::Family<Counter>& upstream_connect_failures_total_;
+  prometheus::Family<Counter>& upstream_bytes_sent_total_;
+  prometheus::Family<Counter>& upstream_bytes_received_total_;
+  prometheus::Family<Counter>& dns_resolutions_total_;
+  prometheus::Family<Histogram>& dns_resolution_duration_;
+  prometheus::Family<Gauge>& service_endpoints_;
+  Counter* reload_ok_;
+  Counter* reload_error_;
+
+  std::mutex mu_;  // guards the caches below (workers resolve handles at start-up and on reload)
+  std::map<std::string, std::unique_ptr<ListenerMetrics>> listeners_;
+  std::map<std::string, std::unique_ptr<ServiceMetrics>> services_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<PodMetrics>> pods_;
+};
+
+}  // namespace podrouter::metrics

@@ -1,0 +1,52 @@
+// A Session is one downstream connection and whatever it opened upstream. SessionSet owns them all
+// on one loop: a session removes itself from its last close callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+namespace podrouter {
+
+class Session {
+ public:
+  explicit Session(uint64_t id) : id_(id) {}
+  virtual ~Session() = default;
+  uint64_t id() const { return id_; }
+  // Ends the session now (drain timeout, shutdown): handles close, the set erases it later.
+  virtual void Abort() = 0;
+
+ private:
+  uint64_t id_;
+};
+
+class SessionSet {
+ public:
+  Session* Add(std::unique_ptr<Session> session) {
+    Session* raw = session.get();
+    sessions_.emplace(raw, std::move(session));
+    return raw;
+  }
+
+  // From a session's last close callback: the session is destroyed here.
+  void Remove(Session* session) {
+    sessions_.erase(session);
+    if (sessions_.empty() && on_empty_) on_empty_();
+  }
+
+  size_t size() const { return sessions_.size(); }
+
+  void AbortAll() {
+    // Abort only closes handles; removal happens in later close callbacks, so iterating is safe.
+    for (auto& [raw, session] : sessions_) session->Abort();
+  }
+
+  void OnEmpty(std::function<void()> callback) { on_empty_ = std::move(callback); }
+
+ private:
+  std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
+  std::function<void()> on_empty_;
+};
+
+}  // namespace podrouter
