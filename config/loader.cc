@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
@@ -570,6 +571,10 @@ LoadResult LoadConfigString(const std::string& text, const std::string& file_nam
         {file_name, known ? e.mark.line + 1 : 0, known ? e.mark.column + 1 : 0, "", e.msg});
   }
   result.errors = std::move(loader.errors());
+  // In file order, as a reader fixes them.
+  std::stable_sort(result.errors.begin(), result.errors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
   if (result.errors.empty()) result.config = std::move(config);
   return result;
 }

@@ -149,6 +149,11 @@ void AdminServer::OnConnection(uv_stream_t* listen, int status) {
           return;
         }
         conn->head_bytes += static_cast<size_t>(nread);
+        if (conn->head_bytes > kMaxRequestHead) {
+          server->Respond(*conn, {431, "application/json", "{\"error\":\"headers_too_large\"}\n"},
+                          false);
+          return;
+        }
         llhttp_errno_t err = llhttp_execute(&conn->parser, buf->base, static_cast<size_t>(nread));
         if (err == HPE_PAUSED) {
           std::string method = llhttp_method_name(static_cast<llhttp_method_t>(conn->parser.method));
@@ -163,9 +168,6 @@ void AdminServer::OnConnection(uv_stream_t* listen, int status) {
           server->Respond(*conn, response, head);
         } else if (err != HPE_OK) {
           server->Respond(*conn, {400, "application/json", "{\"error\":\"bad_request\"}\n"}, false);
-        } else if (conn->head_bytes > kMaxRequestHead) {
-          server->Respond(*conn, {431, "application/json", "{\"error\":\"headers_too_large\"}\n"},
-                          false);
         }
       });
 }

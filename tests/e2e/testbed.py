@@ -196,12 +196,15 @@ class Podrouter:
         self.dir = workdir
         self.path = os.path.join(workdir, name)
         self.admin_port = free_port()
-        config.setdefault("admin", {"bind": f"127.0.0.1:{self.admin_port}"})
         self.write(config)
         self.log_path = os.path.join(workdir, "podrouter.log")
         self.proc = None
 
     def write(self, config):
+        """Writes the config file; dicts get this router's admin bind unless they set one."""
+        if isinstance(config, dict):
+            config = dict(config)
+            config.setdefault("admin", {"bind": f"127.0.0.1:{self.admin_port}"})
         with open(self.path, "w") as f:
             f.write(json.dumps(config, indent=1) if isinstance(config, dict) else config)
 
@@ -279,7 +282,11 @@ def connect(port, ip="127.0.0.1", timeout=5):
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    s.connect((ip, port))
+    try:
+        s.connect((ip, port))
+    except OSError:
+        s.close()
+        raise
     return s
 
 
