@@ -235,9 +235,11 @@ class Loader {
     } else {
       Error(n, Join(path, "name"), "missing required key");
     }
+    bool discovery_known = false;  // an invalid mode gets one error, not its follow-ups
     if (auto v = n["discovery"]) {
       if (auto d = Enum(v, Join(path, "discovery"), {"srv", "ordinals", "a"})) {
         s.discovery = static_cast<Discovery>(*d);
+        discovery_known = true;
       }
     } else {
       Error(n, Join(path, "discovery"), "missing required key (srv | ordinals | a)");
@@ -275,17 +277,17 @@ class Loader {
     }
     switch (s.discovery) {
       case Discovery::kSrv:
-        if (!n["port_name"] && n["discovery"]) {
+        if (!n["port_name"] && discovery_known) {
           Error(n, Join(path, "port_name"), "missing required key (discovery: srv needs it)");
         }
         break;
       case Discovery::kOrdinals:
-        if (!n["replicas"]) {
+        if (!n["replicas"] && discovery_known) {
           Error(n, Join(path, "replicas"), "missing required key (discovery: ordinals needs it)");
         }
         [[fallthrough]];
       case Discovery::kA:
-        if (!n["port"] && n["discovery"]) {
+        if (!n["port"] && discovery_known) {
           Error(n, Join(path, "port"),
                 std::string("missing required key (discovery: ") + ToString(s.discovery) +
                     " needs it)");
