@@ -38,9 +38,8 @@ void OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   std::copy(buf->base + done, buf->base + n, wr->data.get());
   out = uv_buf_init(wr->data.get(), static_cast<unsigned>(static_cast<size_t>(n) - done));
   wr->req.data = wr.get();
-  uv_write(&wr->req, s, &out, 1, [](uv_write_t* r, int) {
-    std::unique_ptr<Write>(static_cast<Write*>(r->data));
-  });
+  uv_write(&wr->req, s, &out, 1,
+           [](uv_write_t* r, int) { std::unique_ptr<Write>(static_cast<Write*>(r->data)); });
   wr.release();
 }
 

@@ -63,8 +63,8 @@ enum class Protocol { kTcp, kHttp };
 struct ShardKey {
   enum class Source { kHeader, kQuery, kCookie, kPathSegment };
   Source source = Source::kHeader;
-  std::string name;       // header, query parameter or cookie name (headers lower-cased)
-  uint32_t segment = 0;   // path_segment index
+  std::string name;      // header, query parameter or cookie name (headers lower-cased)
+  uint32_t segment = 0;  // path_segment index
   bool operator==(const ShardKey&) const = default;
 };
 

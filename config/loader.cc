@@ -27,7 +27,8 @@ std::string Lower(std::string s) {
 bool IsToken(const std::string& s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (c <= 32 || c >= 127 || std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string::npos) {
+    if (c <= 32 || c >= 127 ||
+        std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string::npos) {
       return false;
     }
   }
@@ -102,9 +103,10 @@ class Loader {
         return value;
       }
     }
-    Error(n, path,
-          std::string(positive ? "expected a positive integer" : "expected a non-negative integer") +
-              (max < UINT32_MAX ? " (at most " + std::to_string(max) + ")" : ""));
+    Error(
+        n, path,
+        std::string(positive ? "expected a positive integer" : "expected a non-negative integer") +
+            (max < UINT32_MAX ? " (at most " + std::to_string(max) + ")" : ""));
     return std::nullopt;
   }
 
@@ -228,7 +230,8 @@ class Loader {
         std::string trimmed = *name;
         if (!trimmed.empty() && trimmed.back() == '.') trimmed.pop_back();
         if (!IsDnsName(trimmed)) {
-          Error(v, Join(path, "name"), "expected a DNS name such as mydb.default.svc.cluster.local");
+          Error(v, Join(path, "name"),
+                "expected a DNS name such as mydb.default.svc.cluster.local");
         }
         s.name = Lower(trimmed);
       }
@@ -327,8 +330,8 @@ class Loader {
 
   void LoadRoute(const YAML::Node& n, const std::string& path, Listener* l, const Service* svc) {
     if (!CheckMap(n, path,
-                  {"ordinal", "shard_key", "shards", "on_missing_key", "fallback",
-                   "ordinal_header", "balance"})) {
+                  {"ordinal", "shard_key", "shards", "on_missing_key", "fallback", "ordinal_header",
+                   "balance"})) {
       return;
     }
     Route& r = l->route;
@@ -394,16 +397,16 @@ class Loader {
       } else if (svc && svc->replicas) {
         r.shards = *svc->replicas;
       } else if (svc) {
-        Error(n, Join(path, "shards"), "missing: set shards here or replicas on service '" +
-                                           svc->id + "'");
+        Error(n, Join(path, "shards"),
+              "missing: set shards here or replicas on service '" + svc->id + "'");
       }
     } else if (n["ordinal_header"]) {
       r.kind = Route::Kind::kOrdinalHeader;
       only({"ordinal_header", "fallback"}, "ordinal_header");
       need_http("ordinal_header");
       if (auto h = String(n["ordinal_header"], Join(path, "ordinal_header"))) {
-        if (!IsToken(*h)) Error(n["ordinal_header"], Join(path, "ordinal_header"),
-                                "expected a valid header name");
+        if (!IsToken(*h))
+          Error(n["ordinal_header"], Join(path, "ordinal_header"), "expected a valid header name");
         r.ordinal_header = Lower(*h);
       }
     } else {

@@ -11,8 +11,8 @@ namespace podrouter::config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based
   std::string path;  // "listeners[1].route.ordinal"
   std::string message;
 

@@ -11,9 +11,8 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 const Histogram::BucketBoundaries& LatencyBuckets() {
-  static const Histogram::BucketBoundaries buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                      5,      10};
+  static const Histogram::BucketBoundaries buckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   return buckets;
 }
 
@@ -29,6 +28,18 @@ const char* ToString(RouteFailure r) {
       return "connect_failed";
     case RouteFailure::kAcceptError:
       return "accept_error";
+    case RouteFailure::kBadRequest:
+      return "bad_request";
+    case RouteFailure::kHeadersTooLarge:
+      return "headers_too_large";
+    case RouteFailure::kMissingKey:
+      return "missing_key";
+    case RouteFailure::kBadOrdinal:
+      return "bad_ordinal";
+    case RouteFailure::kUpstreamReset:
+      return "upstream_reset";
+    case RouteFailure::kUpstreamTimeout:
+      return "upstream_timeout";
     case RouteFailure::kCount:
       break;
   }
@@ -54,6 +65,10 @@ Metrics::Metrics(const std::string& version)
                                  .Name("podrouter_http_request_duration_seconds")
                                  .Help("HTTP request duration from first byte to response end.")
                                  .Register(*registry_)),
+      http_requests_total_(BuildCounter()
+                               .Name("podrouter_http_requests_total")
+                               .Help("HTTP requests answered, by listener, pod and status code.")
+                               .Register(*registry_)),
       upstream_connections_total_(BuildCounter()
                                       .Name("podrouter_upstream_connections_total")
                                       .Help("Connections opened to a pod.")
@@ -101,6 +116,7 @@ ListenerMetrics& Metrics::ForListener(const std::string& listener) {
   auto& slot = listeners_[listener];
   if (!slot) {
     slot = std::make_unique<ListenerMetrics>();
+    slot->name = listener;
     slot->connections_total = &listener_connections_total_.Add({{"listener", listener}});
     slot->connections_active = &listener_connections_active_.Add({{"listener", listener}});
     for (int r = 0; r < static_cast<int>(RouteFailure::kCount); ++r) {
@@ -136,10 +152,22 @@ PodMetrics& Metrics::ForPod(const std::string& service, const std::string& pod) 
   if (!slot) {
     prometheus::Labels labels{{"service", service}, {"pod", pod}};
     slot = std::make_unique<PodMetrics>();
+    slot->pod = pod;
     slot->connections_total = &upstream_connections_total_.Add(labels);
     slot->connect_failures = &upstream_connect_failures_total_.Add(labels);
     slot->bytes_sent = &upstream_bytes_sent_total_.Add(labels);
     slot->bytes_received = &upstream_bytes_received_total_.Add(labels);
+  }
+  return *slot;
+}
+
+Counter& Metrics::HttpRequests(ListenerMetrics& listener, const PodMetrics* pod, int code) {
+  Counter*& slot = listener.http_requests[{pod, code}];
+  if (!slot) {
+    std::lock_guard lock(mu_);
+    slot = &http_requests_total_.Add({{"listener", listener.name},
+                                      {"pod", pod ? pod->pod : "none"},
+                                      {"code", std::to_string(code)}});
   }
   return *slot;
 }

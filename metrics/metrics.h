@@ -21,24 +21,36 @@ using prometheus::Histogram;
 
 // Why a listener could not route a connection or request (the `reason` label).
 enum class RouteFailure {
-  kNoEndpoint,      // the target ordinal has no pod now
-  kMaxConnections,  // the listener is at limits.max_connections
-  kConnectFailed,   // the pod refused, reset or timed out on connect
-  kAcceptError,     // accept() failed (e.g. out of file descriptors)
+  kNoEndpoint,       // the target ordinal has no pod now
+  kMaxConnections,   // the listener is at limits.max_connections
+  kConnectFailed,    // the pod refused, reset or timed out on connect
+  kAcceptError,      // accept() failed (e.g. out of file descriptors)
+  kBadRequest,       // malformed HTTP (400)
+  kHeadersTooLarge,  // request head over limits.max_header_bytes (431)
+  kMissingKey,       // the route's shard key is absent (400)
+  kBadOrdinal,       // the ordinal header is absent or not a number (400)
+  kUpstreamReset,    // the pod closed or reset before a response (502)
+  kUpstreamTimeout,  // no response head within timeouts.request (504)
   kCount
 };
 const char* ToString(RouteFailure r);
 
+struct PodMetrics;
+
 struct ListenerMetrics {
+  std::string name;
   Counter* connections_total;
   Gauge* connections_active;
   Counter* route_failures[static_cast<int>(RouteFailure::kCount)];
   Histogram* http_request_duration;
+  // podrouter_http_requests_total by (pod, code); filled on first use, then a pointer-keyed hit.
+  std::map<std::pair<const PodMetrics*, int>, Counter*> http_requests;
 
   Counter& Failure(RouteFailure r) { return *route_failures[static_cast<int>(r)]; }
 };
 
 struct PodMetrics {
+  std::string pod;
   Counter* connections_total;
   Counter* connect_failures;
   Counter* bytes_sent;
@@ -62,6 +74,9 @@ class Metrics {
   ServiceMetrics& ForService(const std::string& service);
   PodMetrics& ForPod(const std::string& service, const std::string& pod);
   Counter& ConfigReload(bool ok) { return ok ? *reload_ok_ : *reload_error_; }
+  // podrouter_http_requests_total{listener, pod, code}; pod may be null ("none": podrouter itself
+  // answered).
+  Counter& HttpRequests(ListenerMetrics& listener, const PodMetrics* pod, int code);
 
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
@@ -72,6 +87,7 @@ class Metrics {
   prometheus::Family<Gauge>& listener_connections_active_;
   prometheus::Family<Counter>& route_failures_total_;
   prometheus::Family<Histogram>& http_request_duration_;
+  prometheus::Family<Counter>& http_requests_total_;
   prometheus::Family<Counter>& upstream_connections_total_;
   prometheus::Family<Counter>& upstream_connect_failures_total_;
   prometheus::Family<Counter>& upstream_bytes_sent_total_;

@@ -72,10 +72,10 @@ AdminServer::~AdminServer() = default;
 
 bool AdminServer::Bind(const config::BindAddress& bind, std::string* error) {
   sockaddr_storage addr{};
-  int rc = bind.ipv6 ? uv_ip6_addr(bind.ip.c_str(), bind.port_first,
-                                   reinterpret_cast<sockaddr_in6*>(&addr))
-                     : uv_ip4_addr(bind.ip.c_str(), bind.port_first,
-                                   reinterpret_cast<sockaddr_in*>(&addr));
+  int rc =
+      bind.ipv6
+          ? uv_ip6_addr(bind.ip.c_str(), bind.port_first, reinterpret_cast<sockaddr_in6*>(&addr))
+          : uv_ip4_addr(bind.ip.c_str(), bind.port_first, reinterpret_cast<sockaddr_in*>(&addr));
   uv_tcp_init(loop_, &listen_);
   listen_.data = this;
   listen_open_ = true;
@@ -95,9 +95,8 @@ void AdminServer::Close(std::unique_ptr<AdminServer> server) {
   ++s->closing_;  // held until every close below is issued
   if (s->listen_open_) {
     ++s->closing_;
-    uv_close(reinterpret_cast<uv_handle_t*>(&s->listen_), [](uv_handle_t* h) {
-      static_cast<AdminServer*>(h->data)->HandleClosed();
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->listen_),
+             [](uv_handle_t* h) { static_cast<AdminServer*>(h->data)->HandleClosed(); });
   }
   for (auto& [raw, c] : s->connections_) s->CloseConnection(*c);
   s->HandleClosed();
@@ -156,7 +155,8 @@ void AdminServer::OnConnection(uv_stream_t* listen, int status) {
         }
         llhttp_errno_t err = llhttp_execute(&conn->parser, buf->base, static_cast<size_t>(nread));
         if (err == HPE_PAUSED) {
-          std::string method = llhttp_method_name(static_cast<llhttp_method_t>(conn->parser.method));
+          std::string method =
+              llhttp_method_name(static_cast<llhttp_method_t>(conn->parser.method));
           bool head = method == "HEAD";
           AdminResponse response;
           if (method != "GET" && !head) {

@@ -1,8 +1,8 @@
 // A bounds-checked walk over a DNS message; names are expanded (with compression) by c-ares.
 #include "proxy/dns_message.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 
 namespace podrouter {
 namespace {

@@ -44,10 +44,9 @@ EndpointSet::EndpointSet(std::vector<Endpoint> endpoints) : endpoints_(std::move
 }
 
 const Endpoint* EndpointSet::ByOrdinal(uint32_t ordinal) const {
-  auto it = std::lower_bound(endpoints_.begin(), endpoints_.end(), ordinal,
-                             [](const Endpoint& e, uint32_t o) {
-                               return e.ordinal.has_value() && *e.ordinal < o;
-                             });
+  auto it = std::lower_bound(
+      endpoints_.begin(), endpoints_.end(), ordinal,
+      [](const Endpoint& e, uint32_t o) { return e.ordinal.has_value() && *e.ordinal < o; });
   if (it != endpoints_.end() && it->ordinal == ordinal) return &*it;
   return nullptr;
 }

@@ -23,7 +23,7 @@ struct Endpoint {
   std::string pod;                  // "mydb-2" (the address itself for discovery: a)
   std::string address;              // textual IP
   uint16_t port = 0;
-  sockaddr_storage sockaddr{};      // address and port, ready for connect()
+  sockaddr_storage sockaddr{};  // address and port, ready for connect()
   metrics::PodMetrics* metrics = nullptr;
 
   bool SameAs(const Endpoint& o) const {

@@ -1,4 +1,5 @@
-// Log sink: formats into one buffer and writes it with a single write(2), so lines never interleave.
+// Log sink: formats into one buffer and writes it with a single write(2), so lines never
+// interleave.
 #include "proxy/log.h"
 
 #include <unistd.h>

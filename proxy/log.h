@@ -18,11 +18,11 @@ std::string LogQuote(std::string_view value);
 
 }  // namespace podrouter
 
-#define PR_LOG(level, ...)                                                   \
-  do {                                                                       \
-    if (::podrouter::LogEnabled(::podrouter::LogLevel::level)) {             \
-      ::podrouter::LogLine(::podrouter::LogLevel::level, __VA_ARGS__);       \
-    }                                                                        \
+#define PR_LOG(level, ...)                                             \
+  do {                                                                 \
+    if (::podrouter::LogEnabled(::podrouter::LogLevel::level)) {       \
+      ::podrouter::LogLine(::podrouter::LogLevel::level, __VA_ARGS__); \
+    }                                                                  \
   } while (0)
 #define LOG_ERROR(...) PR_LOG(kError, __VA_ARGS__)
 #define LOG_WARN(...) PR_LOG(kWarn, __VA_ARGS__)

@@ -39,7 +39,8 @@ bool ParseFlags(const std::vector<std::string>& args, Flags* flags, std::string*
     const std::string& a = args[i];
     std::string* target = nullptr;
     std::string value;
-    for (auto [name, slot] : {std::pair{"--config", &flags->config}, {"-c", &flags->config},
+    for (auto [name, slot] : {std::pair{"--config", &flags->config},
+                              {"-c", &flags->config},
                               {"--log-level", &flags->log_level}}) {
       std::string n = name;
       if (a == n) {

@@ -1,6 +1,7 @@
 // Server: start, reload (SIGHUP), drain (SIGTERM/SIGINT) and the admin endpoints' answers.
 #include "proxy/server.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <ctime>
 
@@ -27,7 +28,13 @@ std::string BindKey(const config::Listener& l) { return l.bind.ToString(); }
 }  // namespace
 
 Server::Server(uv_loop_t* loop, std::string config_path, metrics::Metrics* metrics)
-    : loop_(loop), config_path_(std::move(config_path)), metrics_(metrics), worker_(loop) {}
+    : loop_(loop),
+      config_path_(std::move(config_path)),
+      metrics_(metrics),
+      worker_(loop, metrics),
+      pool_(std::make_unique<UpstreamPool>(&worker_)) {
+  worker_.pool = pool_.get();
+}
 
 Server::~Server() = default;
 
@@ -65,12 +72,6 @@ bool Server::Start(config::Config config, std::string* error) {
 }
 
 bool Server::Apply(config::Config next, std::string* error) {
-  for (const auto& l : next.listeners) {
-    if (l.protocol == config::Protocol::kHttp) {
-      *error = "listener " + l.name + ": protocol http is validated but not served by this build";
-      return false;
-    }
-  }
   if (next.workers != 1) {
     LOG_WARN("event=config_note workers=%u note=\"this build runs one event loop\"", next.workers);
   }
@@ -84,7 +85,7 @@ bool Server::Apply(config::Config next, std::string* error) {
 
   // 2. Services: keep unchanged resolvers; new ones start from the old pods when the definition
   // is the same (only the DNS client changed), so a reload never forgets a pod.
-  std::map<std::string, std::unique_ptr<ServiceResolver>> services;
+  std::map<std::string, std::shared_ptr<ServiceResolver>> services;
   std::vector<ServiceResolver*> to_start;
   for (const auto& s : next.services) {
     auto old = services_.find(s.id);
@@ -95,7 +96,7 @@ bool Server::Apply(config::Config next, std::string* error) {
       continue;
     }
     EndpointSnapshot seed = same && old->second->ready() ? old->second->snapshot() : nullptr;
-    auto r = std::make_unique<ServiceResolver>(loop_, dns, s, next.dns, metrics_, seed);
+    auto r = std::make_shared<ServiceResolver>(loop_, dns, s, next.dns, metrics_, seed);
     to_start.push_back(r.get());
     services[s.id] = std::move(r);
   }
@@ -105,7 +106,7 @@ bool Server::Apply(config::Config next, std::string* error) {
   std::vector<std::pair<Listener*, config::Listener>> updates;
   bool ok = true;
   for (const auto& l : next.listeners) {
-    const ServiceResolver* service = services.at(l.service).get();
+    std::shared_ptr<const ServiceResolver> service = services.at(l.service);
     auto old = listeners_.find(BindKey(l));
     if (old != listeners_.end()) {
       updates.emplace_back(old->second.get(), l);
@@ -124,12 +125,14 @@ bool Server::Apply(config::Config next, std::string* error) {
   }
   if (!ok) {
     // Put the kept parts back, close the new ones; the running config stays as it was.
-    for (auto& [key, l] : listeners) {
-      if (std::any_of(updates.begin(), updates.end(),
-                      [&](auto& u) { return u.first == l.get(); })) {
-        listeners_[key] = std::move(l);
+    for (auto& entry : listeners) {
+      Listener* l = entry.second.get();
+      bool kept =
+          std::any_of(updates.begin(), updates.end(), [l](const auto& u) { return u.first == l; });
+      if (kept) {
+        listeners_[entry.first] = std::move(entry.second);
       } else {
-        Listener::Close(std::move(l));
+        Listener::Close(std::move(entry.second));
       }
     }
     for (auto& [id, r] : services) {
@@ -144,7 +147,9 @@ bool Server::Apply(config::Config next, std::string* error) {
   }
 
   // 4. Commit: retire what the new config dropped, then start what it added.
-  for (auto& [l, c] : updates) l->Update(c, services.at(c.service).get());
+  for (auto& [l, c] : updates) {
+    l->Update(c, services.at(c.service), &metrics_->ForListener(c.name));
+  }
   for (auto& [key, l] : listeners_) {
     LOG_INFO("listener=%s event=closed bind=%s", l->config().name.c_str(), key.c_str());
     Listener::Close(std::move(l));
@@ -191,6 +196,7 @@ void Server::Drain(const char* signal) {
            worker_.sessions.size(), static_cast<int64_t>(config_.drain_timeout.count()));
   for (auto& [key, l] : listeners_) Listener::Close(std::move(l));
   listeners_.clear();
+  worker_.sessions.DrainAll();  // idle keep-alive connections close now, busy ones after
   if (worker_.sessions.size() == 0) {
     Shutdown();
     return;
@@ -217,6 +223,7 @@ void Server::Shutdown() {
   services_.clear();
   if (dns_) DnsClient::Close(std::move(dns_));
   if (admin_) AdminServer::Close(std::move(admin_));
+  pool_->CloseAll();
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
@@ -264,8 +271,8 @@ std::string Server::EndpointsJson() const {
     for (const auto& e : r.snapshot()->all()) {
       out += first_pod ? "" : ",";
       first_pod = false;
-      out += "{\"name\":" + JsonString(e.pod) + ",\"ordinal\":" +
-             (e.ordinal ? std::to_string(*e.ordinal) : "null") +
+      out += "{\"name\":" + JsonString(e.pod) +
+             ",\"ordinal\":" + (e.ordinal ? std::to_string(*e.ordinal) : "null") +
              ",\"address\":" + JsonString(e.address) + ",\"port\":" + std::to_string(e.port) +
              ",\"state\":" + (st.stale ? "\"stale\"" : "\"ready\"") + "}";
     }

@@ -4,8 +4,9 @@
 //                         │                                │
 //   Server ── DnsClient ◄─┼── ServiceResolver (per service) ── EndpointSnapshot ──┐
 //      │                  │                                                       │ read per
-//      ├── Listener (per bind) ── accept ── TcpSession ── pod (by ordinal) ◄──────┘ connection
-//      ├── Worker: SessionSet + BufferPool (sessions outlive the listener that made them)
+//      ├── Listener (per bind) ── accept ─┬─ TcpSession ── pod (by ordinal) ◄─────┘ connection
+//      │                                  └─ HttpSession ── per request ── UpstreamPool ── pod
+//      ├── Worker: SessionSet + BufferPool + UpstreamPool (sessions outlive their listener)
 //      └── AdminServer: /metrics /healthz /ready /endpoints
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "proxy/dns_client.h"
 #include "proxy/listener.h"
 #include "proxy/service_resolver.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace podrouter {
@@ -49,9 +51,10 @@ class Server {
   std::string config_path_;
   metrics::Metrics* metrics_;
   Worker worker_;
+  std::unique_ptr<UpstreamPool> pool_;
   config::Config config_;
   std::unique_ptr<DnsClient> dns_;
-  std::map<std::string, std::unique_ptr<ServiceResolver>> services_;  // by service id
+  std::map<std::string, std::shared_ptr<ServiceResolver>> services_;  // by service id
   std::map<std::string, std::unique_ptr<Listener>> listeners_;        // by bind address
   std::unique_ptr<AdminServer> admin_;
   uv_signal_t sigterm_, sigint_, sighup_;

@@ -31,8 +31,9 @@ int64_t WallMillis() {
 }
 
 std::string Describe(const Endpoint& e) {
-  return e.pod + "@" + (e.address.find(':') != std::string::npos ? "[" + e.address + "]" : e.address) +
-         ":" + std::to_string(e.port);
+  return e.pod + "@" +
+         (e.address.find(':') != std::string::npos ? "[" + e.address + "]" : e.address) + ":" +
+         std::to_string(e.port);
 }
 
 }  // namespace
@@ -91,7 +92,7 @@ ServiceResolver::ServiceResolver(uv_loop_t* loop, DnsClient* dns, config::Servic
   service_metrics_.endpoints->Set(static_cast<double>(snapshot()->size()));
 }
 
-void ServiceResolver::Close(std::unique_ptr<ServiceResolver> resolver) {
+void ServiceResolver::Close(std::shared_ptr<ServiceResolver> resolver) {
   ServiceResolver* r = resolver.get();
   r->attempt_.reset();  // in-flight answers now find nothing to report to
   r->self_ = std::move(resolver);
@@ -153,8 +154,8 @@ void ServiceResolver::OnSrv(Attempt& attempt, int status, const unsigned char* a
       bool seen = std::any_of(attempt.pods.begin(), attempt.pods.end(),
                               [&](const PodLookup& p) { return p.host == srv.target; });
       if (seen || srv.target.empty()) continue;
-      PodLookup lookup{pod, srv.target, OrdinalFromHost(srv.target),
-                       service_.port.value_or(srv.port), {}};
+      PodLookup lookup{
+          pod, srv.target, OrdinalFromHost(srv.target), service_.port.value_or(srv.port), {}};
       for (const auto& a : message.addresses) {
         if (a.section == DnsSection::kAdditional && a.owner == srv.target) {
           lookup.addresses.push_back(a.address);
@@ -222,7 +223,8 @@ void ServiceResolver::Finish(Attempt& attempt) {
     status_.result = Result::kError;
     status_.error = attempt.error;
     status_.stale = !before->empty();
-    Millis retry = BackoffDelay(failures_, dns_config_.min_refresh, dns_config_.max_refresh, Random());
+    Millis retry =
+        BackoffDelay(failures_, dns_config_.min_refresh, dns_config_.max_refresh, Random());
     LOG_WARN("service=%s event=dns_error error=%s keeping=%zu retry_in_ms=%" PRId64,
              service_.id.c_str(), LogQuote(attempt.error).c_str(), before->size(),
              static_cast<int64_t>(retry.count()));
@@ -250,8 +252,9 @@ void ServiceResolver::Finish(Attempt& attempt) {
       }
       continue;
     }
-    size_t count = service_.discovery == config::Discovery::kA ? lookup.addresses.size()
-                                                                 : std::min<size_t>(1, lookup.addresses.size());
+    size_t count = service_.discovery == config::Discovery::kA
+                       ? lookup.addresses.size()
+                       : std::min<size_t>(1, lookup.addresses.size());
     for (size_t i = 0; i < count; ++i) {
       const std::string& address = lookup.addresses[i];
       std::string pod = lookup.pod.empty() ? address : lookup.pod;
@@ -283,9 +286,10 @@ void ServiceResolver::Finish(Attempt& attempt) {
              ToString(status_.result), next->size());
   }
   Millis delay =
-      partial ? BackoffDelay(failures_, dns_config_.min_refresh, dns_config_.max_refresh, Random())
-              : RefreshDelay(std::chrono::seconds(attempt.min_ttl == UINT32_MAX ? 0 : attempt.min_ttl),
-                             dns_config_.min_refresh, dns_config_.max_refresh, Random());
+      partial
+          ? BackoffDelay(failures_, dns_config_.min_refresh, dns_config_.max_refresh, Random())
+          : RefreshDelay(std::chrono::seconds(attempt.min_ttl == UINT32_MAX ? 0 : attempt.min_ttl),
+                         dns_config_.min_refresh, dns_config_.max_refresh, Random());
   LOG_DEBUG("service=%s event=resolved result=%s pods=%zu ttl=%u next_in_ms=%" PRId64,
             service_.id.c_str(), ToString(status_.result), next->size(), attempt.min_ttl,
             static_cast<int64_t>(delay.count()));

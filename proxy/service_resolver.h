@@ -22,15 +22,16 @@ class ServiceResolver {
   enum class Result { kNone, kOk, kEmpty, kError };
   struct Status {
     Result result = Result::kNone;
-    std::string error;       // for kError
+    std::string error;        // for kError
     int64_t finished_ms = 0;  // wall clock (ms since the epoch) of the last finished resolution
-    bool stale = false;      // the set is the last known good one, kept through a failure
+    bool stale = false;       // the set is the last known good one, kept through a failure
   };
 
   // A non-null `seed` is published at once and counts as resolved: a reload keeps what it knew.
   ServiceResolver(uv_loop_t* loop, DnsClient* dns, config::Service service, config::Dns dns_config,
                   metrics::Metrics* metrics, EndpointSnapshot seed);
-  static void Close(std::unique_ptr<ServiceResolver> resolver);
+  // Stops resolving. Listeners may still hold the resolver (and read its last set) after this.
+  static void Close(std::shared_ptr<ServiceResolver> resolver);
 
   void Start();  // first resolution now
 
@@ -70,7 +71,7 @@ class ServiceResolver {
   Status status_;
   uint32_t failures_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
-  std::unique_ptr<ServiceResolver> self_;  // set while closing
+  std::shared_ptr<ServiceResolver> self_;  // set while closing: the timer's close ends it
 };
 
 const char* ToString(ServiceResolver::Result r);

@@ -16,6 +16,8 @@ class Session {
   uint64_t id() const { return id_; }
   // Ends the session now (drain timeout, shutdown): handles close, the set erases it later.
   virtual void Abort() = 0;
+  // The server is draining: finish what is in flight, take nothing new.
+  virtual void Drain() {}
 
  private:
   uint64_t id_;
@@ -40,6 +42,11 @@ class SessionSet {
   void AbortAll() {
     // Abort only closes handles; removal happens in later close callbacks, so iterating is safe.
     for (auto& [raw, session] : sessions_) session->Abort();
+  }
+
+  void DrainAll() {
+    // Drain may close idle sessions; removal happens in later close callbacks.
+    for (auto& [raw, session] : sessions_) session->Drain();
   }
 
   void OnEmpty(std::function<void()> callback) { on_empty_ = std::move(callback); }

@@ -21,9 +21,9 @@ TcpSession::TcpSession(Worker* worker, uint64_t id, const config::Listener& list
       timeouts_(listener.timeouts),
       listener_name_(listener.name),
       listener_metrics_(listener_metrics) {
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&down_),
-                         reinterpret_cast<uv_handle_t*>(&up_),
-                         reinterpret_cast<uv_handle_t*>(&timer_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&down_), reinterpret_cast<uv_handle_t*>(&up_),
+        reinterpret_cast<uv_handle_t*>(&timer_)}) {
     h->data = this;
   }
   uv_tcp_init(worker->loop, &down_);
@@ -61,8 +61,8 @@ void TcpSession::Start(uv_stream_t* server, const Endpoint& endpoint) {
   }
   uv_timer_start(&timer_, &TcpSession::OnTimer, static_cast<uint64_t>(timeouts_.connect.count()),
                  0);
-  LOG_DEBUG("c=%lu listener=%s event=connecting pod=%s address=%s:%u", id(),
-            listener_name_.c_str(), pod_.c_str(), endpoint.address.c_str(), endpoint.port);
+  LOG_DEBUG("c=%lu listener=%s event=connecting pod=%s address=%s:%u", id(), listener_name_.c_str(),
+            pod_.c_str(), endpoint.address.c_str(), endpoint.port);
 }
 
 void TcpSession::OnConnect(uv_connect_t* req, int status) {
@@ -143,8 +143,8 @@ void TcpSession::Forward(Direction& d, std::unique_ptr<char[]> buffer, size_t le
   chunk = uv_buf_init(buffer.get() + done, static_cast<unsigned>(req->len));
   req->buffer = std::move(buffer);
   req->req.data = req.get();
-  int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(d.dst), &chunk, 1,
-                    &TcpSession::OnWrite);
+  int rc =
+      uv_write(&req->req, reinterpret_cast<uv_stream_t*>(d.dst), &chunk, 1, &TcpSession::OnWrite);
   if (rc != 0) {
     Close("write_failed", true);
     return;
@@ -180,8 +180,8 @@ void TcpSession::MaybeShutdown(Direction& d) {
   if (!d.eof || d.unsent != 0 || d.shutdown_started || closing_) return;
   d.shutdown_started = true;
   d.shutdown_req.data = this;
-  int rc = uv_shutdown(&d.shutdown_req, reinterpret_cast<uv_stream_t*>(d.dst),
-                       &TcpSession::OnShutdown);
+  int rc =
+      uv_shutdown(&d.shutdown_req, reinterpret_cast<uv_stream_t*>(d.dst), &TcpSession::OnShutdown);
   if (rc != 0) Close("shutdown_failed", false);
 }
 
@@ -221,12 +221,13 @@ void TcpSession::Close(const char* reason, bool reset) {
   if (closing_) return;
   closing_ = true;
   listener_metrics_->connections_active->Decrement();
-  LOG_DEBUG("c=%lu listener=%s event=closed reason=%s pod=%s", id(), listener_name_.c_str(),
-            reason, pod_.c_str());
+  LOG_DEBUG("c=%lu listener=%s event=closed reason=%s pod=%s", id(), listener_name_.c_str(), reason,
+            pod_.c_str());
   for (uv_tcp_t* tcp : {&down_, &up_}) {
     // A reset tells each peer the relay broke, rather than pretending the stream ended.
     auto* h = reinterpret_cast<uv_handle_t*>(tcp);
-    if (!reset || uv_tcp_close_reset(tcp, &TcpSession::OnClosed) != 0) uv_close(h, &TcpSession::OnClosed);
+    if (!reset || uv_tcp_close_reset(tcp, &TcpSession::OnClosed) != 0)
+      uv_close(h, &TcpSession::OnClosed);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &TcpSession::OnClosed);
 }

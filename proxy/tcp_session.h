@@ -31,9 +31,9 @@ class TcpSession : public Session {
     uv_tcp_t* src;
     uv_tcp_t* dst;
     metrics::Counter* bytes = nullptr;
-    size_t unsent = 0;     // queued in uv_write, not yet written
-    bool paused = false;   // reading src stopped for backpressure
-    bool eof = false;      // src sent FIN
+    size_t unsent = 0;    // queued in uv_write, not yet written
+    bool paused = false;  // reading src stopped for backpressure
+    bool eof = false;     // src sent FIN
     bool shutdown_started = false;
     bool shutdown_done = false;
     uv_shutdown_t shutdown_req;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "metrics/metrics.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/session.h"
 
@@ -16,9 +17,13 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = 64 * 1024;
 
+class UpstreamPool;
+
 struct Worker {
-  explicit Worker(uv_loop_t* l) : loop(l) {}
+  Worker(uv_loop_t* l, metrics::Metrics* m) : loop(l), metrics(m) {}
   uv_loop_t* loop;
+  metrics::Metrics* metrics;
+  UpstreamPool* pool = nullptr;  // owned by the Server, closed after the sessions
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
   uint64_t next_session_id = 1;

@@ -4,7 +4,8 @@
 Modes:
   echo   sends "pod=NAME addr=IP:PORT\n", then echoes every byte; on the client's FIN it
          finishes echoing, then closes (half-close passes through the proxy both ways).
-  silent accepts and never writes.
+  silent reads and discards everything, never writes.
+  stall  accepts and never reads (its receive window fills up).
 It prints "ready" on stdout once it listens.
 """
 import argparse
@@ -38,12 +39,19 @@ def serve_silent(conn, banner):
         conn.close()
 
 
+def serve_stall(conn, banner):
+    held.append(conn)  # kept open, never read
+
+
+held = []
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True)
     parser.add_argument("--ip", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", default="echo", choices=["echo", "silent"])
+    parser.add_argument("--mode", default="echo", choices=["echo", "silent", "stall"])
     args = parser.parse_args()
     family = socket.AF_INET6 if ":" in args.ip else socket.AF_INET
     server = socket.socket(family, socket.SOCK_STREAM)
@@ -51,7 +59,7 @@ def main():
     server.bind((args.ip, args.port))
     server.listen(512)
     banner = f"pod={args.name} addr={args.ip}:{args.port}\n".encode()
-    handler = serve_echo if args.mode == "echo" else serve_silent
+    handler = {"echo": serve_echo, "silent": serve_silent, "stall": serve_stall}[args.mode]
     print("ready", flush=True)
     while True:
         conn, _ = server.accept()

@@ -169,14 +169,16 @@ def query_a(port, name):
 
 
 class Pod:
-    """One backend pod process (tests/e2e/pod.py) on ip:port."""
+    """One backend pod process on ip:port: tests/e2e/pod.py (TCP modes) or, with mode "http",
+    tests/e2e/http_pod.py (extra arguments go to it)."""
 
-    def __init__(self, name, ip, port, mode="echo"):
+    def __init__(self, name, ip, port, mode="echo", extra=()):
         self.name, self.ip, self.port = name, ip, port
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "pod.py"), "--name", name, "--ip", ip,
-             "--port", str(port), "--mode", mode],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        script = "http_pod.py" if mode == "http" else "pod.py"
+        args = [sys.executable, os.path.join(HERE, script), "--name", name, "--ip", ip,
+                "--port", str(port)]
+        args += list(extra) if mode == "http" else ["--mode", mode]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline()
         if line.strip() != b"ready":
             raise AssertionError(f"pod {name} failed: {self.proc.stderr.read().decode()}")
@@ -341,8 +343,8 @@ class TestBed(unittest.TestCase):
         if failures:
             self.fail("\n".join(failures))
 
-    def pod(self, name, ip, port, mode="echo"):
-        p = Pod(name, ip, port, mode)
+    def pod(self, name, ip, port, mode="echo", extra=()):
+        p = Pod(name, ip, port, mode, extra)
         self.pods.append(p)
         return p
 
@@ -351,14 +353,15 @@ class TestBed(unittest.TestCase):
         self.routers.append(r)
         return r.start() if start else r
 
-    def statefulset(self, count, svc="mydb", port_name="postgres", first_ip=1, start_pods=True):
+    def statefulset(self, count, svc="mydb", port_name="postgres", first_ip=1, start_pods=True,
+                    mode="echo"):
         """`count` pods svc-0.. on 127.0.1.<first_ip+i>, all on one port, and their DNS records."""
         port = free_port("127.0.1.1")
         pods = {f"{svc}-{i}": f"127.0.1.{first_ip + i}" for i in range(count)}
         name = self.dns.add_headless_service(svc, port_name, port, pods)
         if start_pods:
             for pod, ip in pods.items():
-                self.pod(pod, ip, port)
+                self.pod(pod, ip, port, mode)
         return name, port, pods
 
     def base_config(self, services, listeners, **extra):

@@ -79,7 +79,7 @@ listeners:
   EXPECT_EQ(c.listeners[1].bind.port_first, 16000);
   EXPECT_EQ(c.listeners[1].bind.port_last, 16009);
   EXPECT_EQ(c.listeners[1].timeouts.idle, Millis(600000));
-  EXPECT_EQ(c.listeners[1].timeouts.connect, Millis(1000));  // inherited
+  EXPECT_EQ(c.listeners[1].timeouts.connect, Millis(1000));        // inherited
   EXPECT_EQ(c.listeners[2].route.shard_key->name, "x-shard-key");  // headers lower-cased
   EXPECT_EQ(c.listeners[2].route.shards, 3u);
   EXPECT_EQ(c.listeners[3].route.kind, Route::Kind::kOrdinalHeader);
@@ -88,8 +88,9 @@ listeners:
 }
 
 TEST(ConfigLoader, Defaults) {
-  Config c = Load(std::string(kService) +
-                  "listeners: [{name: a, bind: '127.0.0.1:1000', service: mydb, route: {ordinal: 1}}]");
+  Config c =
+      Load(std::string(kService) +
+           "listeners: [{name: a, bind: '127.0.0.1:1000', service: mydb, route: {ordinal: 1}}]");
   EXPECT_EQ(c.admin_bind.ToString(), "127.0.0.1:9901");
   EXPECT_EQ(c.workers, 1u);
   EXPECT_TRUE(c.dns.servers.empty());
@@ -119,20 +120,19 @@ TEST(ConfigLoader, StatefulSetDefaultsToFirstLabel) {
 }
 
 TEST(ConfigLoader, SyntaxErrorHasPosition) {
-  EXPECT_THAT(Errors("services: {a: [1, 2\n"),
-              ElementsAre(::testing::StartsWith("c.yaml:2:1: ")));
+  EXPECT_THAT(Errors("services: {a: [1, 2\n"), ElementsAre(::testing::StartsWith("c.yaml:2:1: ")));
 }
 
 TEST(ConfigLoader, EmptyAndWrongTopLevel) {
   EXPECT_THAT(Errors(""), ElementsAre("c.yaml:1:1: the config is empty"));
   EXPECT_THAT(Errors("- a\n"), ElementsAre("c.yaml:1:1: expected a mapping"));
-  EXPECT_THAT(Errors("workers: 1\n"),
-              ElementsAre("c.yaml:1:1: services: missing required key",
-                          "c.yaml:1:1: listeners: missing required key"));
+  EXPECT_THAT(Errors("workers: 1\n"), ElementsAre("c.yaml:1:1: services: missing required key",
+                                                  "c.yaml:1:1: listeners: missing required key"));
 }
 
 TEST(ConfigLoader, UnknownKeysEverywhere) {
-  EXPECT_THAT(Errors(std::string(kService) + "listners: []\nlisteners: [{name: a, bind: "
+  EXPECT_THAT(Errors(std::string(kService) +
+                     "listners: []\nlisteners: [{name: a, bind: "
                      "'127.0.0.1:1', service: mydb, route: {ordinal: 0, ordnial: 1}}]\n"
                      "dns: {server: []}\n"),
               ElementsAre("c.yaml:3:1: listners: unknown key 'listners'",
@@ -141,30 +141,32 @@ TEST(ConfigLoader, UnknownKeysEverywhere) {
 }
 
 TEST(ConfigLoader, ScalarErrors) {
-  EXPECT_THAT(Errors(std::string(kService) +
-                     "workers: many\ndrain_timeout: 20\ntimeouts: {connect: 0s, idle: 5h}\n"
-                     "limits: {max_connections: -1, max_header_bytes: 100}\n"
-                     "admin: {bind: 'localhost:9901'}\n"
-                     "listeners: [{name: a, bind: '127.0.0.1:1', service: mydb, route: {ordinal: 0}}]"),
-              ElementsAre("c.yaml:3:10: workers: expected a non-negative integer (at most 256)",
-                          "c.yaml:4:16: drain_timeout: expected a duration such as 500ms, 2s or 5m",
-                          "c.yaml:5:21: timeouts.connect: must be greater than zero",
-                          "c.yaml:5:31: timeouts.idle: expected a duration such as 500ms, 2s or 5m",
-                          "c.yaml:6:27: limits.max_connections: expected a positive integer (at "
-                          "most 10000000)",
-                          "c.yaml:6:49: limits.max_header_bytes: must be at least 1024",
-                          "c.yaml:7:15: admin.bind: expected IPv4:PORT or [IPv6]:PORT"));
+  EXPECT_THAT(
+      Errors(std::string(kService) +
+             "workers: many\ndrain_timeout: 20\ntimeouts: {connect: 0s, idle: 5h}\n"
+             "limits: {max_connections: -1, max_header_bytes: 100}\n"
+             "admin: {bind: 'localhost:9901'}\n"
+             "listeners: [{name: a, bind: '127.0.0.1:1', service: mydb, route: {ordinal: 0}}]"),
+      ElementsAre("c.yaml:3:10: workers: expected a non-negative integer (at most 256)",
+                  "c.yaml:4:16: drain_timeout: expected a duration such as 500ms, 2s or 5m",
+                  "c.yaml:5:21: timeouts.connect: must be greater than zero",
+                  "c.yaml:5:31: timeouts.idle: expected a duration such as 500ms, 2s or 5m",
+                  "c.yaml:6:27: limits.max_connections: expected a positive integer (at "
+                  "most 10000000)",
+                  "c.yaml:6:49: limits.max_header_bytes: must be at least 1024",
+                  "c.yaml:7:15: admin.bind: expected IPv4:PORT or [IPv6]:PORT"));
 }
 
 TEST(ConfigLoader, DnsErrors) {
-  EXPECT_THAT(Errors(std::string(kService) +
-                     "dns: {servers: ['1.2.3.4:99999', 'dns.local', 7], min_refresh: 5s, "
-                     "max_refresh: 1s}\n"
-                     "listeners: [{name: a, bind: '127.0.0.1:1', service: mydb, route: {ordinal: 0}}]"),
-              ElementsAre("c.yaml:3:17: dns.servers[0]: expected a port between 1 and 65535",
-                          "c.yaml:3:34: dns.servers[1]: expected IP, IP:PORT or [IPv6]:PORT",
-                          "c.yaml:3:47: dns.servers[2]: expected IP, IP:PORT or [IPv6]:PORT",
-                          "c.yaml:3:81: dns.max_refresh: must not be less than min_refresh"));
+  EXPECT_THAT(
+      Errors(std::string(kService) +
+             "dns: {servers: ['1.2.3.4:99999', 'dns.local', 7], min_refresh: 5s, "
+             "max_refresh: 1s}\n"
+             "listeners: [{name: a, bind: '127.0.0.1:1', service: mydb, route: {ordinal: 0}}]"),
+      ElementsAre("c.yaml:3:17: dns.servers[0]: expected a port between 1 and 65535",
+                  "c.yaml:3:34: dns.servers[1]: expected IP, IP:PORT or [IPv6]:PORT",
+                  "c.yaml:3:47: dns.servers[2]: expected IP, IP:PORT or [IPv6]:PORT",
+                  "c.yaml:3:81: dns.max_refresh: must not be less than min_refresh"));
 }
 
 TEST(ConfigLoader, ServiceErrors) {
@@ -199,10 +201,11 @@ TEST(ConfigLoader, ListenerErrors) {
                           "c.yaml:4:12: listeners[0].bind: missing port",
                           "c.yaml:4:35: listeners[0].protocol: expected one of tcp | http",
                           "c.yaml:4:49: listeners[0].service: no service named 'nope'"));
-  EXPECT_THAT(ListenerErrors("{name: 'a b', bind: '1.2.3.4:9-8', service: mydb, route: {ordinal: 0}}"),
-              ElementsAre("c.yaml:4:12: listeners[0].name: expected letters, digits, '-' or '_'",
-                          "c.yaml:4:25: listeners[0].bind: expected a port range FIRST-LAST with "
-                          "1 <= FIRST <= LAST <= 65535"));
+  EXPECT_THAT(
+      ListenerErrors("{name: 'a b', bind: '1.2.3.4:9-8', service: mydb, route: {ordinal: 0}}"),
+      ElementsAre("c.yaml:4:12: listeners[0].name: expected letters, digits, '-' or '_'",
+                  "c.yaml:4:25: listeners[0].bind: expected a port range FIRST-LAST with "
+                  "1 <= FIRST <= LAST <= 65535"));
   EXPECT_THAT(Errors(std::string(kService) +
                      "listeners:\n"
                      "  - {name: a, bind: '127.0.0.1:10-20', service: mydb, route: {ordinal: 0}}\n"
@@ -240,12 +243,13 @@ TEST(ConfigLoader, RouteErrors) {
   EXPECT_THAT(route("http", "{shard_key: {header: a, query: b}}"),
               ElementsAre("c.yaml:4:86: listeners[0].route.shard_key: expected exactly one of "
                           "header, query, cookie, path_segment"));
-  EXPECT_THAT(route("http", "{shard_key: {cookie: 'a;b'}, on_missing_key: drop, fallback: x}"),
-              ElementsAre("c.yaml:4:95: listeners[0].route.shard_key.cookie: expected a valid "
-                          "cookie name",
-                          "c.yaml:4:119: listeners[0].route.on_missing_key: expected one of "
-                          "reject | any",
-                          "c.yaml:4:135: listeners[0].route.fallback: expected one of none | next"));
+  EXPECT_THAT(
+      route("http", "{shard_key: {cookie: 'a;b'}, on_missing_key: drop, fallback: x}"),
+      ElementsAre("c.yaml:4:95: listeners[0].route.shard_key.cookie: expected a valid "
+                  "cookie name",
+                  "c.yaml:4:119: listeners[0].route.on_missing_key: expected one of "
+                  "reject | any",
+                  "c.yaml:4:135: listeners[0].route.fallback: expected one of none | next"));
   EXPECT_THAT(route("http", "{shard_key: {path_segment: -2}}"),
               ElementsAre("c.yaml:4:101: listeners[0].route.shard_key.path_segment: expected a "
                           "non-negative integer (at most 255)"));
@@ -263,12 +267,13 @@ TEST(ConfigLoader, ShardsNeedAReplicaCount) {
 }
 
 TEST(ConfigLoader, OrdinalRoutesNeedOrdinals) {
-  EXPECT_THAT(Errors("services: {s: {name: s.ns, discovery: a, port: 80, ordinal_start: 2}}\n"
-                     "listeners: [{name: a, bind: '127.0.0.1:1', service: s, route: {ordinal: 0}}]"),
-              ElementsAre("c.yaml:2:63: listeners[0].route: service 's' uses discovery: a (pods "
-                          "without ordinals); only balance routes can use it",
-                          "c.yaml:2:73: listeners[0].route.ordinal: is below the service's "
-                          "ordinal_start (2)"));
+  EXPECT_THAT(
+      Errors("services: {s: {name: s.ns, discovery: a, port: 80, ordinal_start: 2}}\n"
+             "listeners: [{name: a, bind: '127.0.0.1:1', service: s, route: {ordinal: 0}}]"),
+      ElementsAre("c.yaml:2:63: listeners[0].route: service 's' uses discovery: a (pods "
+                  "without ordinals); only balance routes can use it",
+                  "c.yaml:2:73: listeners[0].route.ordinal: is below the service's "
+                  "ordinal_start (2)"));
 }
 
 TEST(ConfigLoader, UnreadableFile) {

@@ -62,8 +62,8 @@ inline std::vector<uint8_t> BuildResponse(uint16_t id, const std::string& qname,
                                           bool truncated = false) {
   std::vector<uint8_t> out;
   PutU16(&out, id);
-  PutU16(&out, static_cast<uint16_t>(0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | 0x0100 |
-                                     0x0080 | (rcode & 0xf)));
+  PutU16(&out, static_cast<uint16_t>(0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | 0x0100 | 0x0080 |
+                                     (rcode & 0xf)));
   PutU16(&out, 1);
   PutU16(&out, static_cast<uint16_t>(answers.size()));
   PutU16(&out, 0);

@@ -16,12 +16,11 @@ using testing::SRV;
 constexpr char kSrvName[] = "_pg._tcp.mydb.default.svc.cluster.local";
 
 TEST(DnsMessage, SrvWithAdditionalAddresses) {
-  auto packet = BuildResponse(
-      7, kSrvName, 33, 0,
-      {SRV(kSrvName, 5432, "mydb-0.mydb.default.svc.cluster.local", 30),
-       SRV(kSrvName, 5432, "MYDB-1.mydb.default.svc.cluster.local", 5)},
-      {A("mydb-0.mydb.default.svc.cluster.local", "10.1.0.1", 20),
-       AAAA("mydb-1.mydb.default.svc.cluster.local", "fd00::1", 10)});
+  auto packet = BuildResponse(7, kSrvName, 33, 0,
+                              {SRV(kSrvName, 5432, "mydb-0.mydb.default.svc.cluster.local", 30),
+                               SRV(kSrvName, 5432, "MYDB-1.mydb.default.svc.cluster.local", 5)},
+                              {A("mydb-0.mydb.default.svc.cluster.local", "10.1.0.1", 20),
+                               AAAA("mydb-1.mydb.default.svc.cluster.local", "fd00::1", 10)});
   DnsMessage m;
   std::string error;
   ASSERT_TRUE(ParseDnsMessage(packet.data(), static_cast<int>(packet.size()), &m, &error)) << error;
@@ -91,8 +90,8 @@ TEST(DnsMessage, MalformedRecords) {
   // A compression pointer loop must not hang.
   std::vector<uint8_t> loop = BuildResponse(1, "a.b", 1, 0, {});
   loop[7] = 1;
-  const uint8_t rr[] = {0xc0, static_cast<uint8_t>(loop.size()), 0, 1, 0, 1, 0, 0, 0, 5, 0, 4,
-                        1, 2, 3, 4};
+  const uint8_t rr[] = {
+      0xc0, static_cast<uint8_t>(loop.size()), 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 1, 2, 3, 4};
   loop.insert(loop.end(), rr, rr + sizeof(rr));
   EXPECT_FALSE(ParseDnsMessage(loop.data(), static_cast<int>(loop.size()), &m, &error));
 }

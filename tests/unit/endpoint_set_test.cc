@@ -28,7 +28,7 @@ TEST(OrdinalFromHost, Table) {
       {"mydb-2a.x", std::nullopt},
       {"mydb-x2.x", std::nullopt},
       {"10-0-0-1.mydb.default.svc.cluster.local", 1},  // a hashed-IP pod name still ends in -1
-      {"mydb-1234567890.x", std::nullopt},           // too many digits for an ordinal
+      {"mydb-1234567890.x", std::nullopt},             // too many digits for an ordinal
       {"", std::nullopt},
   };
   for (const auto& c : cases) EXPECT_EQ(OrdinalFromHost(c.host), c.ordinal) << c.host;
@@ -61,8 +61,10 @@ TEST(EndpointSet, MakeEndpointRejectsNonAddresses) {
 }
 
 TEST(EndpointDiff, AddedRemovedChangedByPodName) {
-  EndpointSet before({E(0, "db-0", "10.0.0.1"), E(1, "db-1", "10.0.0.2"), E(2, "db-2", "10.0.0.3")});
-  EndpointSet after({E(0, "db-0", "10.0.0.1"), E(1, "db-1", "10.0.0.12"), E(3, "db-3", "10.0.0.4")});
+  EndpointSet before(
+      {E(0, "db-0", "10.0.0.1"), E(1, "db-1", "10.0.0.2"), E(2, "db-2", "10.0.0.3")});
+  EndpointSet after(
+      {E(0, "db-0", "10.0.0.1"), E(1, "db-1", "10.0.0.12"), E(3, "db-3", "10.0.0.4")});
   EndpointDiff d = Diff(before, after);
   ASSERT_EQ(d.added.size(), 1u);
   EXPECT_EQ(d.added[0]->pod, "db-3");

@@ -26,8 +26,8 @@ FakeDnsServer::FakeDnsServer(uv_loop_t* loop) {
 
 void FakeDnsServer::Close() { uv_close(reinterpret_cast<uv_handle_t*>(&udp_), nullptr); }
 
-void FakeDnsServer::OnRecv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf,
-                           const sockaddr* from, unsigned) {
+void FakeDnsServer::OnRecv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
+                           unsigned) {
   auto* self = static_cast<FakeDnsServer*>(udp->data);
   if (nread < 12 || !from) return;
   const auto* q = reinterpret_cast<const uint8_t*>(buf->base);
@@ -54,8 +54,8 @@ void FakeDnsServer::OnRecv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf,
     (*packet)[1] = static_cast<uint8_t>(id);
   }
   auto* req = new uv_udp_send_t;
-  uv_buf_t out = uv_buf_init(reinterpret_cast<char*>(packet->data()),
-                             static_cast<unsigned>(packet->size()));
+  uv_buf_t out =
+      uv_buf_init(reinterpret_cast<char*>(packet->data()), static_cast<unsigned>(packet->size()));
   req->data = packet.release();
   uv_udp_send(req, udp, &out, 1, from, [](uv_udp_send_t* r, int) {
     delete static_cast<std::vector<uint8_t>*>(r->data);

@@ -16,8 +16,8 @@ struct FakeAnswer {
   int rcode = 0;
   std::vector<RR> answers;
   std::vector<RR> additional;
-  bool drop = false;                // no reply at all: the client times out
-  std::vector<uint8_t> raw;         // when set, sent as is (garbage, truncated packets)
+  bool drop = false;         // no reply at all: the client times out
+  std::vector<uint8_t> raw;  // when set, sent as is (garbage, truncated packets)
 };
 
 class FakeDnsServer {

@@ -12,12 +12,12 @@
 namespace podrouter {
 namespace {
 
+using config::Millis;
 using testing::A;
 using testing::AAAA;
 using testing::FakeAnswer;
 using testing::FakeDnsServer;
 using testing::SRV;
-using config::Millis;
 
 constexpr char kName[] = "mydb.default.svc.cluster.local";
 constexpr char kSrv[] = "_pg._tcp.mydb.default.svc.cluster.local";
@@ -94,8 +94,8 @@ class ResolverTest : public ::testing::Test {
   std::vector<std::string> Pods() {
     std::vector<std::string> out;
     for (const auto& e : resolver_->snapshot()->all()) {
-      out.push_back(e.pod + "=" + (e.ordinal ? std::to_string(*e.ordinal) : "-") + "@" +
-                    e.address + ":" + std::to_string(e.port));
+      out.push_back(e.pod + "=" + (e.ordinal ? std::to_string(*e.ordinal) : "-") + "@" + e.address +
+                    ":" + std::to_string(e.port));
     }
     return out;
   }
@@ -109,9 +109,10 @@ class ResolverTest : public ::testing::Test {
 };
 
 FakeAnswer ThreePodsWithAdditional(uint32_t ttl = 30) {
-  return {0,
-          {SRV(kSrv, 5432, Pod(0), ttl), SRV(kSrv, 5432, Pod(1), ttl), SRV(kSrv, 5432, Pod(2), ttl)},
-          {A(Pod(0), "10.1.0.1", ttl), A(Pod(1), "10.1.0.2", ttl), A(Pod(2), "10.1.0.3", ttl)}};
+  return {
+      0,
+      {SRV(kSrv, 5432, Pod(0), ttl), SRV(kSrv, 5432, Pod(1), ttl), SRV(kSrv, 5432, Pod(2), ttl)},
+      {A(Pod(0), "10.1.0.1", ttl), A(Pod(1), "10.1.0.2", ttl), A(Pod(2), "10.1.0.3", ttl)}};
 }
 
 TEST_F(ResolverTest, SrvWithAdditionalSectionNeedsOneAbsoluteQuery) {
@@ -148,7 +149,9 @@ TEST_F(ResolverTest, SrvTargetsWithoutAddressesAreLookedUp) {
 TEST_F(ResolverTest, TargetWithoutOrdinalIsKeptWithoutOne) {
   server_->set_handler([&](const std::string&, uint16_t) -> FakeAnswer {
     std::string odd = std::string("primary.") + kName;
-    return {0, {SRV(kSrv, 80, odd), SRV(kSrv, 80, Pod(1))}, {A(odd, "10.1.0.9"), A(Pod(1), "10.1.0.2")}};
+    return {0,
+            {SRV(kSrv, 80, odd), SRV(kSrv, 80, Pod(1))},
+            {A(odd, "10.1.0.9"), A(Pod(1), "10.1.0.2")}};
   });
   ServiceResolver& r = Start(Srv());
   ASSERT_TRUE(RunUntil([&] { return r.ready(); }));
@@ -258,7 +261,8 @@ TEST_F(ResolverTest, IpChangeIsPublishedAndRotationIsNot) {
   ASSERT_TRUE(RunUntil([&] { return round >= 3; }));
   EXPECT_EQ(r.snapshot(), first);  // same pods in another order: nothing published
   ASSERT_TRUE(RunUntil([&] { return r.snapshot()->ByPod("10.1.0.7") != nullptr; }));
-  EXPECT_EQ(Pods(), (std::vector<std::string>{"10.1.0.1=-@10.1.0.1:6379", "10.1.0.7=-@10.1.0.7:6379"}));
+  EXPECT_EQ(Pods(),
+            (std::vector<std::string>{"10.1.0.1=-@10.1.0.1:6379", "10.1.0.7=-@10.1.0.7:6379"}));
 }
 
 TEST_F(ResolverTest, OrdinalsModeQueriesEachPodAndKeepsAFailedOne) {
@@ -269,7 +273,8 @@ TEST_F(ResolverTest, OrdinalsModeQueriesEachPodAndKeepsAFailedOne) {
     if (type != 1) return {0, {}, {}};
     std::string p5 = "web-5.web.prod", p6 = "web-6.web.prod", p7 = "web-7.web.prod";
     if (q == p5) return {0, {A(q, "10.2.0.5", 0)}, {}};
-    if (q == p6) return fail_pod2 ? FakeAnswer{2, {}, {}} : FakeAnswer{0, {A(q, "10.2.0.6", 0)}, {}};
+    if (q == p6)
+      return fail_pod2 ? FakeAnswer{2, {}, {}} : FakeAnswer{0, {A(q, "10.2.0.6", 0)}, {}};
     return {3, {}, {}};  // web-7: NXDOMAIN
   });
   config::Service s;
@@ -293,8 +298,8 @@ TEST_F(ResolverTest, OrdinalsModeQueriesEachPodAndKeepsAFailedOne) {
 TEST_F(ResolverTest, ReloadSeedCountsAsResolved) {
   auto seed = std::make_shared<const EndpointSet>(std::vector<Endpoint>{});
   server_->set_handler([&](const std::string&, uint16_t) { return FakeAnswer{0, {}, {}, true}; });
-  resolver_ = std::make_unique<ServiceResolver>(&loop_, client_.get(), Srv(), dns_config_,
-                                                &metrics_, seed);
+  resolver_ =
+      std::make_unique<ServiceResolver>(&loop_, client_.get(), Srv(), dns_config_, &metrics_, seed);
   EXPECT_TRUE(resolver_->ready());
   EXPECT_EQ(resolver_->snapshot(), seed);
 }

@@ -1,0 +1,205 @@
+// HttpHead: lookups, shard-key extraction and serialisation.
+#include "proxy/http_head.h"
+
+namespace podrouter {
+namespace {
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Connection-specific headers (RFC 9110 §7.6.1) plus the framing podrouter rewrites itself.
+bool IsHopByHop(const HttpHead& head, std::string_view name) {
+  for (const char* h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                        "transfer-encoding", "upgrade"}) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  for (const auto& header : head.headers) {
+    if (!EqualsIgnoreCase(header.name, "connection")) continue;
+    std::string_view tokens = header.value;
+    while (!tokens.empty()) {
+      size_t comma = tokens.find(',');
+      if (EqualsIgnoreCase(Trim(tokens.substr(0, comma)), name)) return true;
+      if (comma == std::string_view::npos) break;
+      tokens.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+void AppendHeaders(const HttpHead& head, BodyFraming framing, std::string* out) {
+  for (const auto& h : head.headers) {
+    if (IsHopByHop(head, h.name)) continue;
+    if (framing != BodyFraming::kLength && framing != BodyFraming::kNone &&
+        EqualsIgnoreCase(h.name, "content-length")) {
+      continue;
+    }
+    *out += h.name;
+    *out += ": ";
+    *out += h.value;
+    *out += "\r\n";
+  }
+  if (framing == BodyFraming::kChunked) *out += "Transfer-Encoding: chunked\r\n";
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+const std::string* HttpHead::Find(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+void HttpHead::Clear() {
+  method.clear();
+  url.clear();
+  status = 0;
+  reason.clear();
+  major = minor = 1;
+  headers.clear();
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    int hi, lo;
+    if (text[i] == '%' && i + 2 < text.size() && (hi = HexValue(text[i + 1])) >= 0 &&
+        (lo = HexValue(text[i + 2])) >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> ExtractShardKey(const HttpHead& request, const config::ShardKey& key) {
+  using Source = config::ShardKey::Source;
+  std::optional<std::string> found;
+  switch (key.source) {
+    case Source::kHeader:
+      if (const std::string* v = request.Find(key.name)) found = std::string(Trim(*v));
+      break;
+    case Source::kQuery: {
+      size_t q = request.url.find('?');
+      if (q == std::string::npos) break;
+      std::string_view query = std::string_view(request.url).substr(q + 1);
+      query = query.substr(0, query.find('#'));
+      while (!query.empty() && !found) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        size_t eq = pair.find('=');
+        if (PercentDecode(pair.substr(0, eq)) == key.name) {
+          found = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+        }
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+      }
+      break;
+    }
+    case Source::kCookie:
+      for (const auto& h : request.headers) {
+        if (found || !EqualsIgnoreCase(h.name, "cookie")) continue;
+        std::string_view cookies = h.value;
+        while (!cookies.empty() && !found) {
+          size_t semi = cookies.find(';');
+          std::string_view pair = Trim(cookies.substr(0, semi));
+          size_t eq = pair.find('=');
+          if (eq != std::string_view::npos && pair.substr(0, eq) == key.name) {
+            std::string_view value = pair.substr(eq + 1);
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+              value = value.substr(1, value.size() - 2);
+            }
+            found = std::string(value);
+          }
+          if (semi == std::string_view::npos) break;
+          cookies.remove_prefix(semi + 1);
+        }
+      }
+      break;
+    case Source::kPathSegment: {
+      std::string_view path = request.url;
+      path = path.substr(0, path.find_first_of("?#"));
+      // Absolute-form targets ("http://host/path") carry their path after the authority.
+      if (size_t scheme = path.find("://"); scheme != std::string_view::npos) {
+        size_t slash = path.find('/', scheme + 3);
+        path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+      }
+      if (path.empty() || path.front() != '/') break;
+      path.remove_prefix(1);
+      for (uint32_t i = 0;; ++i) {
+        size_t slash = path.find('/');
+        if (i == key.segment) {
+          found = PercentDecode(path.substr(0, slash));
+          break;
+        }
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+      }
+      break;
+    }
+  }
+  if (found && found->empty()) return std::nullopt;
+  return found;
+}
+
+void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upgrade,
+                          std::string* out) {
+  out->clear();
+  *out += request.method;
+  *out += ' ';
+  *out += request.url;
+  *out += " HTTP/1.1\r\n";
+  AppendHeaders(request, framing, out);
+  if (upgrade) {
+    if (const std::string* u = request.Find("upgrade")) {
+      *out += "Connection: upgrade\r\nUpgrade: " + *u + "\r\n";
+    }
+  }
+  *out += "\r\n";
+}
+
+void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyFraming framing,
+                           bool keep_alive, bool upgrade, std::string* out) {
+  out->clear();
+  *out += client_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  *out += std::to_string(response.status);
+  *out += ' ';
+  *out += response.reason;
+  *out += "\r\n";
+  AppendHeaders(response, framing, out);
+  if (upgrade) {
+    if (const std::string* u = response.Find("upgrade")) {
+      *out += "Connection: upgrade\r\nUpgrade: " + *u + "\r\n";
+    }
+  } else if (!keep_alive) {
+    *out += "Connection: close\r\n";
+  } else if (client_minor == 0) {
+    *out += "Connection: keep-alive\r\n";
+  }
+  *out += "\r\n";
+}
+
+}  // namespace podrouter

@@ -1,0 +1,134 @@
+// HttpSession: one client connection to an HTTP listener. Each request is routed on its own (also
+// on a kept-alive connection), sent over a pooled connection to its pod, and its response streamed
+// back; pipelined requests wait their turn. Bodies stream both ways under the watermarks, and
+// after a 101 the connection becomes a byte tunnel.
+//
+//   client ── down_ ── HttpParser (requests) ──► RouteRequest ──► UpstreamPool::Acquire
+//      ▲                                                              │
+//      └── down_writer_ ◄── re-framed response ◄── UpstreamConn (its HttpParser for responses)
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "proxy/http_head.h"
+#include "proxy/http_parser.h"
+#include "proxy/listener_state.h"
+#include "proxy/session.h"
+#include "proxy/stream_writer.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/worker.h"
+
+namespace podrouter {
+
+class HttpSession : public Session, public HttpParser::Delegate, public StreamWriter::Observer {
+ public:
+  HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
+              uint32_t port_offset);
+  ~HttpSession() override;
+
+  void Start(uv_stream_t* server);
+  void Abort() override { Close("aborted", true); }
+  void Drain() override;
+
+  // Events of the leased UpstreamConn. Each ignores a connection that is no longer this request's.
+  bool OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* error);
+  void OnUpstreamBody(UpstreamConn* c, const char* data, size_t len);
+  void OnUpstreamComplete(UpstreamConn* c, bool clean);
+  void OnUpstreamUpgraded(UpstreamConn* c);
+  void OnUpstreamTunnelData(UpstreamConn* c, const char* data, size_t len);
+  void OnUpstreamTunnelEof(UpstreamConn* c);
+  void OnUpstreamDrained(UpstreamConn* c);
+  void OnUpstreamError(UpstreamConn* c, int status);
+
+ private:
+  enum class State {
+    kIdle,     // between requests
+    kRequest,  // a request's head is in; its body streams to the pod
+    kWaiting,  // the request is complete, its response is not
+    kTunnel,   // after a 101
+    kClosing,
+  };
+
+  // Everything about the request in flight.
+  struct Request {
+    std::shared_ptr<const ListenerState> listener;
+    EndpointSnapshot pods;  // keeps `endpoint` alive
+    const Endpoint* endpoint = nullptr;
+    UpstreamConn* up = nullptr;
+    uint64_t started_ns = 0;
+    uint8_t minor = 1;
+    bool keep_alive = true;  // the client's wish
+    bool head = false;       // HEAD: the response has no body
+    bool upgrade = false;
+    bool chunked = false;    // the body goes to the pod chunked
+    bool complete = false;   // the whole request has been read
+    bool reused = false;     // `up` came from the pool
+    bool retriable = false;  // `replay` holds every byte sent to the pod so far
+    bool retried = false;
+    std::string replay;
+    int error_status = 0;  // set when podrouter answers this request itself
+    metrics::RouteFailure error_reason = metrics::RouteFailure::kBadRequest;
+    std::string error_body;
+    bool responded = false;  // a response head went to the client
+    int status = 0;
+    BodyFraming framing = BodyFraming::kNone;
+  };
+
+  // HttpParser::Delegate: the client's requests.
+  bool OnHead(HttpHead& head, std::string* error) override;
+  void OnBody(const char* data, size_t len) override;
+  void OnMessageComplete() override;
+  // StreamWriter::Observer: writes to the client.
+  void OnWriteDrained(StreamWriter*) override;
+  void OnWriteError(StreamWriter*, int status) override;
+  void OnWriteFlushed(StreamWriter*) override;
+
+  static void OnClientRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnRequestTimeout(uv_timer_t* timer);
+  static void OnIdleTimer(uv_timer_t* timer);
+  static void OnClosed(uv_handle_t* handle);
+
+  void ProcessClientBytes(const char* data, size_t len);
+  void OnRequestComplete();
+  void OnClientEof();
+  void ResumeClient();  // continue with pipelined bytes, then read again
+  void StartReadingClient();
+  void StopReadingClient();
+  void WriteToPod(const uv_buf_t* bufs, unsigned count);
+  void WriteToClient(const uv_buf_t* bufs, unsigned count);
+  void WriteToClient(std::string_view data);
+  void HandleUpstreamError(int status);
+  void AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body, bool close);
+  void EndRequest(bool close);
+  void CloseWhenFlushed();
+  void Close(const char* reason, bool reset);
+  void Touch() { last_activity_ = uv_now(worker_->loop); }
+
+  Worker* worker_;
+  std::shared_ptr<ListenerRef> listener_;
+  metrics::ListenerMetrics* metrics_;
+  const uint32_t port_offset_;
+  uv_tcp_t down_;
+  uv_timer_t request_timer_;
+  uv_timer_t idle_timer_;
+  StreamWriter down_writer_;
+  HttpParser parser_;
+  std::string pending_;  // client bytes read beyond the request in flight
+  Request req_;
+  State state_ = State::kIdle;
+  uint64_t last_activity_ = 0;
+  int deferred_error_ = 0;  // an upstream failure seen while parsing client bytes
+  bool in_client_parse_ = false;
+  bool reading_ = false;
+  bool client_eof_ = false;
+  bool draining_ = false;
+  bool tunnel_client_eof_ = false;
+  bool tunnel_pod_eof_ = false;
+  bool closing_ = false;
+  int open_handles_ = 3;
+};
+
+}  // namespace podrouter

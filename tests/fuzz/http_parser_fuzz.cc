@@ -1,0 +1,52 @@
+// Fuzz target: the HTTP front end. The input is split in two at a point chosen by its first byte
+// and fed as a client would, resuming after every message; the parser must never crash, never
+// report more than it was given, and must refuse with a 400 or 431 only.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "proxy/http_parser.h"
+
+namespace {
+
+class Sink : public podrouter::HttpParser::Delegate {
+ public:
+  bool OnHead(podrouter::HttpHead& head, std::string*) override {
+    return !head.method.empty() || head.status != 0;
+  }
+  void OnBody(const char*, size_t len) override { body += len; }
+  void OnMessageComplete() override { ++messages; }
+  size_t body = 0;
+  size_t messages = 0;
+};
+
+void Feed(podrouter::HttpParser::Kind kind, const char* data, size_t size, size_t cut) {
+  Sink sink;
+  podrouter::HttpParser parser(kind, &sink, 4096);
+  for (auto [at, len] : {std::pair{data, cut}, std::pair{data + cut, size - cut}}) {
+    while (len > 0) {
+      auto r = parser.Feed(at, len);
+      if (r.consumed > len) abort();
+      at += r.consumed;
+      len -= r.consumed;
+      if (r.status == podrouter::HttpParser::Status::kError) {
+        if (parser.error_status() != 400 && parser.error_status() != 431) abort();
+        return;
+      }
+      if (r.status != podrouter::HttpParser::Status::kMessageComplete) break;
+    }
+  }
+  parser.Finish();
+  if (sink.body > size) abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const size_t cut = (data[0] * (size - 1)) / 255;
+  const char* text = reinterpret_cast<const char*>(data + 1);
+  Feed(podrouter::HttpParser::Kind::kRequest, text, size - 1, cut);
+  Feed(podrouter::HttpParser::Kind::kResponse, text, size - 1, cut);
+  return 0;
+}
