@@ -141,14 +141,13 @@ HttpParser::Result HttpParser::Translate(llhttp_errno_t err, const char* data, s
     case HPE_OK:
       return {Status::kNeedMore, len};
     case HPE_PAUSED: {
-      size_t used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+      size_t used = Consumed(data, len);
       llhttp_resume(&parser_);
       return {Status::kMessageComplete, used};
     }
-    case HPE_PAUSED_UPGRADE: {
-      size_t used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
-      return {Status::kUpgrade, used};
-    }
+    case HPE_PAUSED_UPGRADE:
+      upgraded_ = true;  // llhttp stays paused here: nothing after this is HTTP
+      return {Status::kUpgrade, Consumed(data, len)};
     default:
       if (error_status_ == 0) {
         error_status_ = 400;
@@ -159,8 +158,14 @@ HttpParser::Result HttpParser::Translate(llhttp_errno_t err, const char* data, s
   }
 }
 
+size_t HttpParser::Consumed(const char* data, size_t len) const {
+  const char* pos = llhttp_get_error_pos(&parser_);
+  return pos && data && pos >= data && pos <= data + len ? static_cast<size_t>(pos - data) : 0;
+}
+
 HttpParser::Result HttpParser::Feed(const char* data, size_t len) {
   if (error_status_) return {Status::kError, 0};
+  if (upgraded_) return {Status::kUpgrade, 0};
   feed_begin_ = data;
   feed_end_ = data + len;
   return Translate(llhttp_execute(&parser_, data, len), data, len);
@@ -168,6 +173,7 @@ HttpParser::Result HttpParser::Feed(const char* data, size_t len) {
 
 HttpParser::Result HttpParser::Finish() {
   if (error_status_) return {Status::kError, 0};
+  if (upgraded_) return {Status::kUpgrade, 0};
   llhttp_errno_t err = llhttp_finish(&parser_);
   if (err == HPE_PAUSED) {  // a read-until-close body ended here
     llhttp_resume(&parser_);

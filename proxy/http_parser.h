@@ -64,6 +64,8 @@ class HttpParser {
   int CountHead(size_t len);
   int Fail(int status, const char* reason);
   Result Translate(llhttp_errno_t err, const char* data, size_t len);
+  // Bytes of `data` llhttp used before it paused (0 when it paused before this call's data).
+  size_t Consumed(const char* data, size_t len) const;
 
   llhttp_t parser_;
   Delegate* delegate_;
@@ -77,6 +79,7 @@ class HttpParser {
   bool in_message_ = false;
   bool head_done_ = false;
   bool skip_body_ = false;
+  bool upgraded_ = false;
   int error_status_ = 0;
   std::string error_;
 };

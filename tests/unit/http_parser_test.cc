@@ -162,6 +162,11 @@ TEST(HttpParser, UpgradeStopsAfterTheHead) {
   EXPECT_EQ(p.Feed(wire.data() + result.consumed, wire.size() - result.consumed).status,
             HttpParser::Status::kUpgrade);
   EXPECT_TRUE(p.upgrade());
+  // Found by http_parser_fuzz: feeding again after the upgrade must not report garbage counts.
+  std::string more = "\r\nGET / HTTP/1.1\r\n\r\n";
+  auto again = p.Feed(more.data(), more.size());
+  EXPECT_EQ(again.status, HttpParser::Status::kUpgrade);
+  EXPECT_EQ(again.consumed, 0u);
 }
 
 TEST(HttpParser, KeepAliveFollowsVersionAndConnection) {

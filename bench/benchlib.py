@@ -1,0 +1,90 @@
+"""Shared pieces of the benchmark scripts: process CPU and memory readings, helper processes,
+medians and the Markdown table."""
+import os
+import socket
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+BUILD = os.path.join(ROOT, "build")
+PODROUTER = os.path.join(BUILD, "proxy", "podrouter")
+
+
+def process_tree(pid):
+    """pid and its children (nginx and haproxy do their work in child processes)."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of pid and its children so far."""
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pid):
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def start(args, log=None):
+    """Starts a helper; its output goes to `log` (kept for a post-mortem) or nowhere."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    return subprocess.Popen(args, stdout=out, stderr=out)
+
+
+def port_open(port, ip="127.0.0.1"):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((ip, port)) == 0
+
+
+def stop_all(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def table(title, paths, rows, results, baseline="haproxy", subject="podrouter"):
+    """Markdown table: one row per metric, one column per path, then subject / baseline."""
+    lines = [title, "", "| metric | " + " | ".join(paths) + f" | {subject} / {baseline} |",
+             "|---|" + "---|" * (len(paths) + 1)]
+    for label, key, fmt in rows:
+        cells = []
+        for name in paths:
+            v = median(results[name].get(key, []))
+            cells.append(fmt.format(v) if v is not None else "–")
+        s, b = median(results[subject].get(key, [])), median(results[baseline].get(key, []))
+        ratio = f"{s / b:.2f}" if s is not None and b else "–"
+        lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
+    return "\n".join(lines)
