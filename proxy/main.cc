@@ -5,9 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "config/inject.h"
 #include "config/loader.h"
 #include "metrics/metrics.h"
 #include "proxy/log.h"
@@ -19,6 +23,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: podrouter run --config FILE [--log-level error|warn|info|debug]\n"
     "       podrouter validate --config FILE\n"
+    "       podrouter inject [-f MANIFEST] [--image IMAGE] [--config-map NAME] [--native-sidecar]\n"
+    "                        [--admin-port PORT]   (MANIFEST or stdin -> stdout)\n"
     "       podrouter version\n"
     "FILE may also come from $PODROUTER_CONFIG; the log level from $PODROUTER_LOG_LEVEL.\n";
 
@@ -116,6 +122,53 @@ int Run(const Flags& flags) {
   return status;
 }
 
+int Inject(const std::vector<std::string>& args) {
+  podrouter::config::InjectOptions options;
+  options.image = std::string("podrouter:") + podrouter::kVersion;
+  std::string file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= args.size()) return false;
+      *out = args[++i];
+      return true;
+    };
+    std::string port;
+    if (a == "--native-sidecar") {
+      options.native_sidecar = true;
+    } else if ((a == "-f" || a == "--file") && value(&file)) {
+    } else if (a == "--image" && value(&options.image)) {
+    } else if (a == "--config-map" && value(&options.config_map)) {
+    } else if (a == "--admin-port" && value(&port)) {
+      char* end = nullptr;
+      long n = strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end || n < 1 || n > 65535) return Usage("--admin-port takes 1-65535");
+      options.admin_port = static_cast<uint16_t>(n);
+    } else {
+      return Usage(("inject: unexpected argument '" + a + "'").c_str());
+    }
+  }
+  std::string input;
+  if (file.empty() || file == "-") {
+    input.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      fprintf(stderr, "podrouter: inject: cannot read %s\n", file.c_str());
+      return 1;
+    }
+    input.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  podrouter::config::InjectResult result = podrouter::config::Inject(input, options);
+  const std::string name = file.empty() ? "<stdin>" : file;
+  for (const auto& e : result.errors) fprintf(stderr, "%s: %s\n", name.c_str(), e.c_str());
+  if (!result.errors.empty()) return 1;  // nothing written
+  fwrite(result.output.data(), 1, result.output.size(), stdout);
+  fprintf(stderr, "podrouter: injected %d workload(s), %d already had the sidecar\n",
+          result.injected, result.already);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,6 +185,7 @@ int main(int argc, char** argv) {
     fputs(kUsage, stdout);
     return 0;
   }
+  if (command == "inject") return Inject(args);
   if (command != "run" && command != "validate") {
     return Usage(("unknown command '" + command + "'").c_str());
   }

@@ -1,0 +1,78 @@
+"""End-to-end: `podrouter inject` as users run it, stdin to stdout or from a file."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from testbed import BIN
+
+MANIFESTS = """apiVersion: v1
+kind: ConfigMap   # not a workload: passes through as written
+metadata: {name: settings}
+data: {a: "1"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: app, image: "app:1"}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: OnFailure, containers: [{name: j, image: "j:1"}]}}}}
+"""
+
+
+def inject(*args, stdin=None):
+    return subprocess.run([BIN, "inject", *args], input=stdin, capture_output=True, text=True,
+                          timeout=30)
+
+
+class Inject(unittest.TestCase):
+    def test_stdin_to_stdout_and_idempotent(self):
+        out = inject("--image", "reg/podrouter:1", "--config-map", "routes", stdin=MANIFESTS)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith(MANIFESTS.split("---")[0]))  # byte for byte
+        self.assertEqual(out.stdout.count("name: podrouter\n"), 2)
+        self.assertEqual(out.stdout.count("image: reg/podrouter:1"), 2)
+        self.assertEqual(out.stdout.count("name: routes"), 2)
+        self.assertIn("injected 2 workload(s)", out.stderr)
+        again = inject("--image", "reg/podrouter:1", "--config-map", "routes", stdin=out.stdout)
+        self.assertEqual(again.returncode, 0)
+        self.assertEqual(again.stdout, out.stdout)
+        self.assertIn("injected 0 workload(s), 2 already", again.stderr)
+
+    def test_file_and_native_sidecar(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(MANIFESTS)
+        try:
+            out = inject("-f", f.name, "--native-sidecar")
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.count("restartPolicy: Always"), 2)
+        self.assertIn("initContainers:", out.stdout)
+
+    def test_broken_yaml_writes_nothing(self):
+        out = inject(stdin=MANIFESTS + "---\nkind: Pod\nspec: [unclosed\n")
+        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.stdout, "")
+        self.assertIn("<stdin>: document 4 (line ", out.stderr)
+
+    def test_bad_usage(self):
+        for args in (["--image"], ["--admin-port", "0"], ["--colour"], ["-f", "/nonexistent"]):
+            out = inject(*args, stdin="")
+            self.assertEqual(out.returncode, 1, args)
+            self.assertEqual(out.stdout, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,141 @@
+"""The Helm chart, rendered by the engine Helm uses (Go text/template + sprig + Helm's functions,
+tests/helm/render) and checked document by document: kinds, names, the locked-down sidecar, the
+probes, and a ConfigMap that podrouter itself accepts."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CHART = os.path.join(ROOT, "helm", "podrouter")
+BIN = os.environ.get("PODROUTER_BIN", os.path.join(ROOT, "build", "proxy", "podrouter"))
+
+USER_CONFIG = {
+    "config": {
+        "drain_timeout": "25s",
+        "services": {"mydb": {"name": "mydb.default.svc.cluster.local", "discovery": "srv",
+                              "port_name": "postgres", "replicas": 3}},
+        "listeners": [{"name": "primary", "bind": "127.0.0.1:15432", "service": "mydb",
+                       "route": {"ordinal": 0}}],
+    },
+    "image": {"repository": "registry.local/podrouter", "tag": "test"},
+}
+
+
+class Chart(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="podrouter-helm-")
+        cls.render_bin = os.path.join(cls.tmp, "render")
+        subprocess.run([os.path.join(HERE, "build_render.sh"), cls.render_bin], check=True,
+                       timeout=600)
+
+    def render(self, values=None, expect_ok=True):
+        args = [self.render_bin, "-name", "shop", "-namespace", "prod"]
+        if values is not None:
+            path = os.path.join(self.tmp, "values.json")
+            with open(path, "w") as f:
+                json.dump(values, f)
+            args += ["-f", path]
+        out = subprocess.run(args + [CHART], capture_output=True, text=True, timeout=60)
+        if not expect_ok:
+            self.assertNotEqual(out.returncode, 0, out.stdout)
+            return out.stderr
+        self.assertEqual(out.returncode, 0, out.stderr)
+        result = json.loads(out.stdout)
+        return [d["doc"] for d in result["docs"]], result["notes"]
+
+    def by_kind(self, docs, kind):
+        return [d for d in docs if d["kind"] == kind]
+
+    def validate_config(self, configmap):
+        path = os.path.join(self.tmp, "podrouter.yaml")
+        with open(path, "w") as f:
+            f.write(configmap["data"]["podrouter.yaml"])
+        out = subprocess.run([BIN, "validate", "--config", path], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr + configmap["data"]["podrouter.yaml"])
+
+    def check_sidecar(self, c, image):
+        self.assertEqual(c["name"], "podrouter")
+        self.assertEqual(c["image"], image)
+        self.assertEqual(c["args"][:3], ["run", "--config", "/etc/podrouter/podrouter.yaml"])
+        sc = c["securityContext"]
+        self.assertTrue(sc["runAsNonRoot"])
+        self.assertTrue(sc["readOnlyRootFilesystem"])
+        self.assertFalse(sc["allowPrivilegeEscalation"])
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertEqual(c["readinessProbe"]["httpGet"]["path"], "/ready")
+        self.assertEqual(c["livenessProbe"]["httpGet"]["path"], "/healthz")
+        self.assertIn("requests", c["resources"])
+        self.assertEqual(c["volumeMounts"][0]["name"], "podrouter-config")
+
+    def test_defaults_alone_explain_what_is_missing(self):
+        err = self.render(expect_ok=False)
+        self.assertIn("set config.services and config.listeners", err)
+
+    def test_user_config_becomes_a_valid_configmap(self):
+        docs, notes = self.render(USER_CONFIG)
+        self.assertEqual([d["kind"] for d in docs], ["ConfigMap"])
+        cm = docs[0]
+        self.assertEqual(cm["metadata"]["name"], "shop-podrouter-config")
+        self.assertIn("bind: 0.0.0.0:9901", cm["data"]["podrouter.yaml"])
+        self.validate_config(cm)
+        self.assertIn("shop-podrouter-config", notes)
+        self.assertIn("podrouter inject", notes)
+
+    def test_demo(self):
+        docs, notes = self.render({"demo": {"enabled": True, "ordinal": 1}})
+        self.assertEqual(sorted(d["kind"] for d in docs),
+                         ["ConfigMap", "Deployment", "Service", "StatefulSet"])
+        svc = self.by_kind(docs, "Service")[0]
+        sts = self.by_kind(docs, "StatefulSet")[0]
+        client = self.by_kind(docs, "Deployment")[0]
+        self.assertEqual(svc["spec"]["clusterIP"], "None")  # headless
+        self.assertEqual(sts["spec"]["serviceName"], svc["metadata"]["name"])
+        self.assertEqual(sts["spec"]["template"]["metadata"]["labels"], svc["spec"]["selector"])
+        pod = client["spec"]["template"]["spec"]
+        self.assertEqual([c["name"] for c in pod["containers"]], ["client", "podrouter"])
+        self.check_sidecar(pod["containers"][1], "podrouter:0.1.0")
+        self.assertEqual(pod["volumes"], [{"name": "podrouter-config",
+                                           "configMap": {"name": "shop-podrouter-config"}}])
+        self.assertGreaterEqual(pod["terminationGracePeriodSeconds"], 20)  # ≥ drain_timeout
+        annotations = client["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual(annotations["prometheus.io/port"], "9901")
+        self.assertIn("X-Pod-Ordinal: 1", pod["containers"][0]["args"][0])
+        cm = self.by_kind(docs, "ConfigMap")[0]
+        self.validate_config(cm)
+        text = cm["data"]["podrouter.yaml"]
+        self.assertIn("name: shop-podrouter-demo.prod.svc.cluster.local", text)
+        self.assertIn("bind: 127.0.0.1:16000-16002", text)
+        self.assertIn("demo-client", notes)
+
+    def test_native_sidecar(self):
+        docs, _ = self.render({"demo": {"enabled": True}, "nativeSidecar": True})
+        pod = self.by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+        self.assertEqual([c["name"] for c in pod["containers"]], ["client"])
+        init = pod["initContainers"][0]
+        self.check_sidecar(init, "podrouter:0.1.0")
+        self.assertEqual(init["restartPolicy"], "Always")
+
+    def test_pod_monitor(self):
+        values = dict(USER_CONFIG, serviceMonitor={"enabled": True, "labels": {"team": "db"}})
+        docs, _ = self.render(values)
+        monitor = self.by_kind(docs, "PodMonitor")[0]
+        self.assertEqual(monitor["metadata"]["labels"]["team"], "db")
+        self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "podrouter-admin")
+
+    def test_schema_rejects_bad_values(self):
+        err = self.render(dict(USER_CONFIG, adminPort="nine"), expect_ok=False)
+        self.assertIn("adminPort", err)
+        err = self.render(dict(USER_CONFIG, colour="red"), expect_ok=False)
+        self.assertIn("colour", err)
+        err = self.render({"config": {"admin": {"bind": "0.0.0.0:1"}}}, expect_ok=False)
+        self.assertIn("config.admin", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

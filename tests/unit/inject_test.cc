@@ -1,0 +1,165 @@
+// `podrouter inject`: every workload kind gets the sidecar and its volume once; everything else
+// passes through byte for byte; broken YAML is an error with nothing written.
+#include "config/inject.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+namespace podrouter::config {
+namespace {
+
+constexpr char kManifests[] = R"(# a leading comment stays
+apiVersion: v1
+kind: Service
+metadata: {name: mydb}   # untouched, comments and all
+spec: {clusterIP: None}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+        - name: app
+          image: app:1
+          env: [{name: DB, value: "localhost:15432"}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: sts}
+spec:
+  template:
+    spec:
+      initContainers: [{name: migrate, image: m:1}]
+      containers: [{name: db, image: pg:16}]
+      volumes: [{name: data, emptyDir: {}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: job, image: j:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: c:1}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ds}
+spec: {template: {spec: {containers: [{name: d, image: d:1}]}}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs}
+spec: {template: {spec: {containers: [{name: r, image: r:1}]}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: o, image: o:1}]}}}
+)";
+
+InjectOptions Options() {
+  InjectOptions o;
+  o.image = "registry.local/podrouter:test";
+  o.config_map = "mydb-routes";
+  return o;
+}
+
+std::vector<YAML::Node> Docs(const std::string& text) { return YAML::LoadAll(text); }
+
+YAML::Node PodSpec(const YAML::Node& doc) {
+  std::string kind = doc["kind"].as<std::string>();
+  if (kind == "Pod") return doc["spec"];
+  if (kind == "CronJob") return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+  return doc["spec"]["template"]["spec"];
+}
+
+TEST(Inject, EveryWorkloadKindGetsTheSidecarOnce) {
+  InjectResult r = Inject(kManifests, Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 7);
+  auto docs = Docs(r.output);
+  ASSERT_EQ(docs.size(), 8u);
+  for (size_t i = 1; i < docs.size(); ++i) {
+    YAML::Node spec = PodSpec(docs[i]);
+    const YAML::Node& containers = spec["containers"];
+    const YAML::Node& sidecar = containers[containers.size() - 1];
+    EXPECT_EQ(sidecar["name"].as<std::string>(), "podrouter") << i;
+    EXPECT_EQ(sidecar["image"].as<std::string>(), "registry.local/podrouter:test");
+    EXPECT_EQ(sidecar["securityContext"]["readOnlyRootFilesystem"].as<bool>(), true);
+    EXPECT_EQ(sidecar["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/ready");
+    const YAML::Node& volumes = spec["volumes"];
+    EXPECT_EQ(volumes[volumes.size() - 1]["configMap"]["name"].as<std::string>(), "mydb-routes");
+  }
+  // Existing fields stay as they were.
+  EXPECT_EQ(
+      docs[1]["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"].as<std::string>(),
+      "localhost:15432");
+  EXPECT_EQ(docs[2]["spec"]["template"]["spec"]["volumes"][0]["name"].as<std::string>(), "data");
+  EXPECT_EQ(docs[3]["spec"]["schedule"].as<std::string>(), "0 3 * * *");
+}
+
+TEST(Inject, OtherDocumentsPassThroughByteForByte) {
+  InjectResult r = Inject(kManifests, Options());
+  std::string service(kManifests, std::string(kManifests).find("---"));
+  EXPECT_EQ(r.output.substr(0, service.size()), service);
+}
+
+TEST(Inject, IsIdempotent) {
+  InjectResult once = Inject(kManifests, Options());
+  InjectResult twice = Inject(once.output, Options());
+  ASSERT_TRUE(twice.errors.empty());
+  EXPECT_EQ(twice.injected, 0);
+  EXPECT_EQ(twice.already, 7);
+  EXPECT_EQ(twice.output, once.output);
+}
+
+TEST(Inject, NativeSidecarIsTheFirstInitContainer) {
+  InjectOptions o = Options();
+  o.native_sidecar = true;
+  InjectResult r = Inject(kManifests, o);
+  ASSERT_TRUE(r.errors.empty());
+  YAML::Node sts = PodSpec(Docs(r.output)[2]);
+  ASSERT_EQ(sts["initContainers"].size(), 2u);
+  EXPECT_EQ(sts["initContainers"][0]["name"].as<std::string>(), "podrouter");
+  EXPECT_EQ(sts["initContainers"][0]["restartPolicy"].as<std::string>(), "Always");
+  EXPECT_EQ(sts["initContainers"][1]["name"].as<std::string>(), "migrate");
+  EXPECT_EQ(sts["containers"].size(), 1u);
+}
+
+TEST(Inject, BrokenYamlIsAnErrorAndNothingIsWritten) {
+  InjectResult r = Inject("kind: Pod\n---\nkind: [unclosed\n", Options());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].rfind("document 2 (line ", 0), 0u) << r.errors[0];
+  EXPECT_TRUE(r.output.empty());
+}
+
+TEST(Inject, WorkloadWithoutContainersIsAnError) {
+  InjectResult r = Inject("kind: Deployment\nspec: {template: {spec: {}}}\n", Options());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("no containers list"), std::string::npos);
+}
+
+TEST(Inject, EmptyInputAndListsOfOtherThings) {
+  EXPECT_EQ(Inject("", Options()).output, "");
+  InjectResult r = Inject("- just\n- a list\n", Options());
+  EXPECT_EQ(r.output, "- just\n- a list\n");
+  EXPECT_EQ(r.injected, 0);
+}
+
+}  // namespace
+}  // namespace podrouter::config
