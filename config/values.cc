@@ -138,9 +138,16 @@ std::optional<std::string> ParseDnsServer(std::string_view text, std::string* er
 }
 
 std::string BindAddress::ToString() const {
-  std::string out = ipv6 ? "[" + ip + "]" : ip;
-  out += ":" + std::to_string(port_first);
-  if (port_last != port_first) out += "-" + std::to_string(port_last);
+  std::string out;
+  if (ipv6) out += '[';
+  out += ip;
+  if (ipv6) out += ']';
+  out += ':';
+  out += std::to_string(port_first);
+  if (port_last != port_first) {
+    out += '-';
+    out += std::to_string(port_last);
+  }
   return out;
 }
 
