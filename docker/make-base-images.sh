@@ -6,8 +6,9 @@
 set -euo pipefail
 mirror=${1:-}
 if [ -z "$mirror" ]; then
-  mirror=$(grep -rhoE '(URIs:|^deb)\s+https?://[^ ]*debian/?' /etc/apt/sources.list \
-             /etc/apt/sources.list.d/ 2>/dev/null | grep -v security | head -n1 | awk '{print $2}')
+  mirror=$( (grep -rhoE '(URIs:|^deb)\s+https?://[^ ]*debian/?' /etc/apt/sources.list \
+               /etc/apt/sources.list.d/ 2>/dev/null || true) | grep -v security | head -n1 |
+             awk '{print $2}')
   mirror=${mirror:-http://deb.debian.org/debian}
 fi
 work=$(mktemp -d)

@@ -40,6 +40,8 @@ const char* ToString(RouteFailure r) {
       return "upstream_reset";
     case RouteFailure::kUpstreamTimeout:
       return "upstream_timeout";
+    case RouteFailure::kUpstreamBadResponse:
+      return "upstream_bad_response";
     case RouteFailure::kCount:
       break;
   }

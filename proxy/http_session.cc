@@ -1,6 +1,8 @@
 // HttpSession: per-request routing, pooled upstreams, streaming both ways, local error answers.
 #include "proxy/http_session.h"
 
+#include <unistd.h>
+
 #include <cinttypes>
 #include <cstdio>
 
@@ -65,9 +67,10 @@ HttpSession::HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRe
 
 HttpSession::~HttpSession() = default;
 
-void HttpSession::Start(uv_stream_t* server) {
-  int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&down_));
+void HttpSession::Start(int fd) {
+  int rc = uv_tcp_open(&down_, fd);
   if (rc != 0) {
+    ::close(fd);
     metrics_->Failure(metrics::RouteFailure::kAcceptError).Increment();
     Close("accept_failed", false);
     return;
@@ -432,13 +435,18 @@ void HttpSession::HandleUpstreamError(int status) {
     }
     return;
   }
-  const bool refused = !connected;
-  LOG_WARN("c=%lu listener=%s event=%s pod=%s error=%s", id(), metrics_->name.c_str(),
-           refused ? "pod_connect_failed" : "pod_reset", pod.c_str(), uv_strerror(status));
-  AnswerLocally(
-      502, refused ? metrics::RouteFailure::kConnectFailed : metrics::RouteFailure::kUpstreamReset,
-      ErrorBody(refused ? "upstream_connect_failed" : "upstream_reset", "pod", pod),
-      /*close=*/!req_.complete);
+  // Why the pod gave no usable answer: it refused, it broke the connection, or it spoke garbage.
+  const bool refused = !connected, garbled = status == UV_EPROTO;
+  const char* error = refused   ? "upstream_connect_failed"
+                      : garbled ? "upstream_bad_response"
+                                : "upstream_reset";
+  LOG_WARN("c=%lu listener=%s event=%s pod=%s error=%s", id(), metrics_->name.c_str(), error,
+           pod.c_str(), uv_strerror(status));
+  AnswerLocally(502,
+                refused   ? metrics::RouteFailure::kConnectFailed
+                : garbled ? metrics::RouteFailure::kUpstreamBadResponse
+                          : metrics::RouteFailure::kUpstreamReset,
+                ErrorBody(error, "pod", pod), /*close=*/!req_.complete);
 }
 
 void HttpSession::OnRequestTimeout(uv_timer_t* timer) {

@@ -29,7 +29,7 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
               uint32_t port_offset);
   ~HttpSession() override;
 
-  void Start(uv_stream_t* server);
+  void Start(int fd);  // takes the accepted socket
   void Abort() override { Close("aborted", true); }
   void Drain() override;
 

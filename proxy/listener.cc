@@ -1,7 +1,11 @@
 // Listener: bind, accept, route each connection to its pod.
 #include "proxy/listener.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "proxy/http_session.h"
 #include "proxy/log.h"
@@ -42,27 +46,33 @@ Listener::Listener(Worker* worker, config::Listener config,
 bool Listener::Bind(std::string* error) {
   const config::Listener& config = ref_->current->config;
   for (uint32_t port = config.bind.port_first; port <= config.bind.port_last; ++port) {
-    auto p = std::make_unique<Port>();
-    p->owner = this;
-    p->offset = port - config.bind.port_first;
-    p->handle.data = p.get();
-    uv_tcp_init(worker_->loop, &p->handle);
-    Port* raw = p.get();
-    ports_.push_back(std::move(p));
     sockaddr_storage addr{};
     int rc = SockAddr(config.bind, static_cast<uint16_t>(port), &addr) ? 0 : UV_EINVAL;
-    if (rc == 0) rc = uv_tcp_bind(&raw->handle, reinterpret_cast<const sockaddr*>(&addr), 0);
-    if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&raw->handle), SOMAXCONN,
-                     &Listener::OnConnection);
+    int fd = rc == 0 ? socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+    int one = 1;
+    if (rc == 0 &&
+        (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+         bind(fd, reinterpret_cast<const sockaddr*>(&addr),
+              addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) != 0 ||
+         listen(fd, SOMAXCONN) != 0)) {
+      rc = uv_translate_sys_error(errno);
     }
     if (rc != 0) {
-      config::BindAddress one = config.bind;
-      one.port_first = one.port_last = static_cast<uint16_t>(port);
-      *error = "listener " + config.name + ": cannot listen on " + one.ToString() + ": " +
+      if (fd >= 0) ::close(fd);
+      config::BindAddress one_port = config.bind;
+      one_port.port_first = one_port.port_last = static_cast<uint16_t>(port);
+      *error = "listener " + config.name + ": cannot listen on " + one_port.ToString() + ": " +
                uv_strerror(rc);
       return false;
     }
+    auto p = std::make_unique<Port>();
+    p->owner = this;
+    p->fd = fd;
+    p->offset = port - config.bind.port_first;
+    p->poll.data = p.get();
+    uv_poll_init_socket(worker_->loop, &p->poll, fd);
+    uv_poll_start(&p->poll, UV_READABLE, &Listener::OnReadable);
+    ports_.push_back(std::move(p));
   }
   LOG_INFO("listener=%s event=listening bind=%s protocol=%s service=%s", config.name.c_str(),
            config.bind.ToString().c_str(),
@@ -84,12 +94,14 @@ void Listener::Close(std::unique_ptr<Listener> listener) {
     return;
   }
   for (auto& p : l->ports_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), &Listener::OnPortClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &Listener::OnPortClosed);
   }
 }
 
 void Listener::OnPortClosed(uv_handle_t* handle) {
-  Listener* l = static_cast<Port*>(handle->data)->owner;
+  Port* port = static_cast<Port*>(handle->data);
+  ::close(port->fd);  // the poll handle is closed; the socket is ours to close
+  Listener* l = port->owner;
   if (--l->closing_ports_ == 0) auto self = std::move(l->self_);  // the listener ends here
 }
 
@@ -112,60 +124,99 @@ const Endpoint* Listener::PickTcp(const ListenerState& state, const EndpointSet&
   return nullptr;
 }
 
-void Listener::OnConnection(uv_stream_t* server, int status) {
-  Port* port = static_cast<Port*>(server->data);
-  Listener* l = port->owner;
-  std::shared_ptr<const ListenerState> state = l->ref_->current;
+void Listener::OnReadable(uv_poll_t* poll, int status, int) {
+  Port* port = static_cast<Port*>(poll->data);
+  if (status < 0) {
+    LOG_WARN("listener=%s event=poll_failed error=%s", port->owner->config().name.c_str(),
+             uv_strerror(status));
+    return;
+  }
+  port->owner->Accept(*port);
+}
+
+void Listener::Accept(Port& port) {
+  // A bounded batch per wake-up keeps one busy port from starving the rest of the loop.
+  for (int i = 0; i < 128; ++i) {
+    int fd = accept4(port.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      OnConnection(port, fd);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EMFILE || errno == ENFILE) {
+      Shed(port, errno);
+      return;
+    }
+    ref_->current->metrics->Failure(metrics::RouteFailure::kAcceptError).Increment();
+    LOG_WARN("listener=%s event=accept_failed error=%s", config().name.c_str(),
+             uv_strerror(uv_translate_sys_error(errno)));
+    return;
+  }
+}
+
+void Listener::Shed(Port& port, int error) {
+  metrics::ListenerMetrics* m = ref_->current->metrics;
+  int shed = 0;
+  if (worker_->reserve_fd >= 0) {
+    ::close(worker_->reserve_fd);
+    worker_->reserve_fd = -1;
+    // With the reserve descriptor free, take each waiting connection and close it: the client
+    // learns at once instead of waiting in the backlog.
+    int fd;
+    while ((fd = accept4(port.fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) {
+      ::close(fd);
+      ++shed;
+    }
+    worker_->reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+  }
+  m->Failure(metrics::RouteFailure::kAcceptError).Increment(shed > 0 ? shed : 1);
+  LOG_WARN("listener=%s event=accept_failed error=%s closed=%d note=\"out of file descriptors\"",
+           config().name.c_str(), uv_strerror(uv_translate_sys_error(error)), shed);
+}
+
+void Listener::OnConnection(Port& port, int fd) {
+  std::shared_ptr<const ListenerState> state = ref_->current;
   metrics::ListenerMetrics* m = state->metrics;
   const config::Listener& config = state->config;
-  if (status < 0) {
-    m->Failure(metrics::RouteFailure::kAcceptError).Increment();
-    LOG_WARN("listener=%s event=accept_failed error=%s", config.name.c_str(), uv_strerror(status));
-    return;
-  }
   m->connections_total->Increment();
   if (m->connections_active->Value() >= config.limits.max_connections) {
-    l->Reject(server, metrics::RouteFailure::kMaxConnections,
-              "limit=" + std::to_string(config.limits.max_connections));
+    Reject(fd, metrics::RouteFailure::kMaxConnections,
+           "limit=" + std::to_string(config.limits.max_connections));
     return;
   }
-  Worker* w = l->worker_;
+  Worker* w = worker_;
   if (config.protocol == config::Protocol::kHttp) {
-    auto session = std::make_unique<HttpSession>(w, w->next_session_id++, l->ref_, port->offset);
+    auto session = std::make_unique<HttpSession>(w, w->next_session_id++, ref_, port.offset);
     HttpSession* raw = session.get();
     w->sessions.Add(std::move(session));
-    raw->Start(server);
+    raw->Start(fd);
     return;
   }
   EndpointSnapshot pods = state->service->snapshot();
-  const Endpoint* endpoint = l->PickTcp(*state, *pods, port->offset);
+  const Endpoint* endpoint = PickTcp(*state, *pods, port.offset);
   if (!endpoint) {
     std::string target =
         config.route.kind == config::Route::Kind::kBalance
             ? "any"
             : std::to_string(config.route.kind == config::Route::Kind::kOrdinal
                                  ? config.route.ordinal
-                                 : state->service->service().ordinal_start + port->offset);
-    l->Reject(server, metrics::RouteFailure::kNoEndpoint,
-              "service=" + config.service + " ordinal=" + target);
+                                 : state->service->service().ordinal_start + port.offset);
+    Reject(fd, metrics::RouteFailure::kNoEndpoint,
+           "service=" + config.service + " ordinal=" + target);
     return;
   }
   auto session = std::make_unique<TcpSession>(w, w->next_session_id++, config, m);
   TcpSession* raw = session.get();
   w->sessions.Add(std::move(session));
-  raw->Start(server, *endpoint);
+  raw->Start(fd, *endpoint);
 }
 
-void Listener::Reject(uv_stream_t* server, metrics::RouteFailure reason,
-                      const std::string& detail) {
+void Listener::Reject(int fd, metrics::RouteFailure reason, const std::string& detail) {
   ref_->current->metrics->Failure(reason).Increment();
   LOG_WARN("listener=%s event=rejected reason=%s %s", config().name.c_str(),
            metrics::ToString(reason), detail.c_str());
-  auto client = std::make_unique<uv_tcp_t>();
-  uv_tcp_init(worker_->loop, client.get());
-  uv_accept(server, reinterpret_cast<uv_stream_t*>(client.get()));
-  uv_close(reinterpret_cast<uv_handle_t*>(client.release()),
-           [](uv_handle_t* h) { std::unique_ptr<uv_tcp_t>(reinterpret_cast<uv_tcp_t*>(h)); });
+  ::close(fd);
 }
 
 }  // namespace podrouter

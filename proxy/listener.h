@@ -1,6 +1,7 @@
 // A Listener accepts on every port of one configured bind (a port range is one socket per port),
 // and hands each new connection to a TcpSession (routed now) or an HttpSession (routed per
-// request).
+// request). It runs its own accept loop on a uv_poll_t so that running out of file descriptors is
+// seen, logged and counted (libuv's own accept silently drops those connections).
 #pragma once
 
 #include <uv.h>
@@ -37,15 +38,20 @@ class Listener {
 
  private:
   struct Port {
-    uv_tcp_t handle;
+    uv_poll_t poll;
+    int fd = -1;
     Listener* owner;
     uint32_t offset;  // from the first port of the range
   };
 
-  static void OnConnection(uv_stream_t* server, int status);
+  static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnPortClosed(uv_handle_t* handle);
-  // Takes the pending connection and closes it at once.
-  void Reject(uv_stream_t* server, metrics::RouteFailure reason, const std::string& detail);
+  void Accept(Port& port);
+  void OnConnection(Port& port, int fd);
+  // Out of file descriptors: drain the backlog with the reserve descriptor, counting each.
+  void Shed(Port& port, int error);
+  // Closes an accepted connection at once, counted under `reason`.
+  void Reject(int fd, metrics::RouteFailure reason, const std::string& detail);
   const Endpoint* PickTcp(const ListenerState& state, const EndpointSet& pods,
                           uint32_t port_offset);
 

@@ -1,6 +1,9 @@
 // Server: start, reload (SIGHUP), drain (SIGTERM/SIGINT) and the admin endpoints' answers.
 #include "proxy/server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <ctime>
@@ -34,9 +37,12 @@ Server::Server(uv_loop_t* loop, std::string config_path, metrics::Metrics* metri
       worker_(loop, metrics),
       pool_(std::make_unique<UpstreamPool>(&worker_)) {
   worker_.pool = pool_.get();
+  worker_.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  if (worker_.reserve_fd >= 0) close(worker_.reserve_fd);
+}
 
 bool Server::Start(config::Config config, std::string* error) {
   admin_ = std::make_unique<AdminServer>(

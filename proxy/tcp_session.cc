@@ -2,6 +2,8 @@
 // is queued with uv_write, and the source stops being read above the high watermark.
 #include "proxy/tcp_session.h"
 
+#include <unistd.h>
+
 #include "proxy/log.h"
 
 namespace podrouter {
@@ -35,15 +37,16 @@ TcpSession::TcpSession(Worker* worker, uint64_t id, const config::Listener& list
 
 TcpSession::~TcpSession() = default;
 
-void TcpSession::Start(uv_stream_t* server, const Endpoint& endpoint) {
+void TcpSession::Start(int fd, const Endpoint& endpoint) {
   pod_ = endpoint.pod;
   pod_metrics_ = endpoint.metrics;
   if (pod_metrics_) {
     to_up_.bytes = pod_metrics_->bytes_sent;
     to_down_.bytes = pod_metrics_->bytes_received;
   }
-  int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&down_));
+  int rc = uv_tcp_open(&down_, fd);
   if (rc != 0) {
+    ::close(fd);
     listener_metrics_->Failure(metrics::RouteFailure::kAcceptError).Increment();
     LOG_WARN("c=%lu listener=%s event=accept_failed error=%s", id(), listener_name_.c_str(),
              uv_strerror(rc));

@@ -20,9 +20,9 @@ class TcpSession : public Session {
              metrics::ListenerMetrics* listener_metrics);
   ~TcpSession() override;
 
-  // Accepts the pending connection on `server` and connects to `endpoint`. On failure the session
-  // is already closing.
-  void Start(uv_stream_t* server, const Endpoint& endpoint);
+  // Takes the accepted socket `fd` and connects to `endpoint`. On failure the session is already
+  // closing.
+  void Start(int fd, const Endpoint& endpoint);
   void Abort() override { Close("aborted", true); }
 
  private:

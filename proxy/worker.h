@@ -27,6 +27,7 @@ struct Worker {
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
   uint64_t next_session_id = 1;
+  int reserve_fd = -1;  // kept open to shed connections when descriptors run out
 };
 
 }  // namespace podrouter

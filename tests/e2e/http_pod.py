@@ -10,6 +10,9 @@ wire is under the test's control. Keep-alive, Content-Length and chunked bodies 
   GET  /status/CODE     that status, no body for 1xx/204/304
   GET  /close           a body delimited by closing the connection (no length, no chunking)
   GET  /ws              with Upgrade: 101 Switching Protocols, then raw echo
+  GET  /half            a head promising 100 bytes, 10 bytes, then the connection closes
+  GET  /badhead         a response head that is not HTTP
+  POST /stall           reads the head, then never reads the body nor answers
   any  with Expect: 100-continue gets "100 Continue" before its body is read
   --stale-after-first   answers the first request on a connection, then closes the connection
                         without an answer when the next request arrives (a stale keep-alive)
@@ -111,6 +114,15 @@ def serve(sock, name, stale_after_first):
                 if h in headers:
                     base.append((f"X-Seen-{h}", headers[h]))
             served += 1
+            if path == "/stall":
+                time.sleep(3600)
+                return
+            if path == "/half":
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                return
+            if path == "/badhead":
+                sock.sendall(b"HTTP/1.1 2OO Fine\r\nContent-Length: 0\r\n\r\n")
+                return
             if path == "/echo":
                 respond(sock, 200, base + [("Transfer-Encoding", "chunked")])
                 for part in conn.body_chunks(headers):

@@ -52,6 +52,8 @@ def free_port_range(count, ip="127.0.0.1"):
             for p in range(first, first + count):
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 socks.append(s)
+                # As podrouter binds: a port held only by TIME_WAIT connections is free to it.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((ip, p))
             return first
         except OSError:
@@ -201,6 +203,7 @@ class Podrouter:
         self.write(config)
         self.log_path = os.path.join(workdir, "podrouter.log")
         self.proc = None
+        self.start_args = {}  # extra subprocess.Popen arguments (e.g. a preexec_fn with limits)
 
     def write(self, config):
         """Writes the config file; dicts get this router's admin bind unless they set one."""
@@ -213,7 +216,7 @@ class Podrouter:
     def start(self, wait_ready=True):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "run", "--config", self.path, "--log-level", "debug"],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, **self.start_args)
         if wait_ready:
             wait_for(lambda: self.admin("/ready")[0] == 200, what="podrouter /ready")
         return self
