@@ -140,22 +140,25 @@ class Loader {
     return std::nullopt;
   }
 
-  void LoadTimeouts(const YAML::Node& n, const std::string& path, Timeouts* t) {
-    if (!CheckMap(n, path, {"connect", "request", "idle"})) return;
-    auto set = [&](const char* key, Millis* out) {
-      if (auto v = n[key]) {
-        if (auto d = Duration(v, Join(path, key))) {
-          if (d->count() <= 0) {
-            Error(v, Join(path, key), "must be greater than zero");
-          } else {
-            *out = *d;
-          }
+  // Sets *out from n[key] when present: a duration above zero.
+  void PositiveDuration(const YAML::Node& n, const std::string& path, const char* key,
+                        Millis* out) {
+    if (auto v = n[key]) {
+      if (auto d = Duration(v, Join(path, key))) {
+        if (d->count() <= 0) {
+          Error(v, Join(path, key), "must be greater than zero");
+        } else {
+          *out = *d;
         }
       }
-    };
-    set("connect", &t->connect);
-    set("request", &t->request);
-    set("idle", &t->idle);
+    }
+  }
+
+  void LoadTimeouts(const YAML::Node& n, const std::string& path, Timeouts* t) {
+    if (!CheckMap(n, path, {"connect", "request", "idle"})) return;
+    PositiveDuration(n, path, "connect", &t->connect);
+    PositiveDuration(n, path, "request", &t->request);
+    PositiveDuration(n, path, "idle", &t->idle);
   }
 
   void LoadLimits(const YAML::Node& n, const std::string& path, Limits* l) {
@@ -195,20 +198,9 @@ class Loader {
         }
       }
     }
-    auto set = [&](const char* key, Millis* out) {
-      if (auto v = n[key]) {
-        if (auto d = Duration(v, Join(path, key))) {
-          if (d->count() <= 0) {
-            Error(v, Join(path, key), "must be greater than zero");
-          } else {
-            *out = *d;
-          }
-        }
-      }
-    };
-    set("timeout", &dns->timeout);
-    set("min_refresh", &dns->min_refresh);
-    set("max_refresh", &dns->max_refresh);
+    PositiveDuration(n, path, "timeout", &dns->timeout);
+    PositiveDuration(n, path, "min_refresh", &dns->min_refresh);
+    PositiveDuration(n, path, "max_refresh", &dns->max_refresh);
     if (dns->min_refresh > dns->max_refresh) {
       Error(n["max_refresh"] ? n["max_refresh"] : n, Join(path, "max_refresh"),
             "must not be less than min_refresh");

@@ -3,31 +3,13 @@
 
 #include <llhttp.h>
 
+#include "proxy/http_head.h"
 #include "proxy/log.h"
 
 namespace podrouter {
 namespace {
 
 constexpr size_t kMaxRequestHead = 8192;
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
-}
 
 }  // namespace
 
@@ -175,7 +157,7 @@ void AdminServer::OnConnection(uv_stream_t* listen, int status) {
 void AdminServer::Respond(Connection& c, const AdminResponse& r, bool head) {
   c.done = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
-  c.out = "HTTP/1.1 " + std::to_string(r.status) + " " + Reason(r.status) +
+  c.out = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) +
           "\r\nContent-Type: " + r.content_type +
           "\r\nContent-Length: " + std::to_string(r.body.size()) +
           (r.status == 405 ? "\r\nAllow: GET, HEAD" : "") +

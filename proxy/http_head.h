@@ -55,4 +55,7 @@ void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyF
 
 std::string PercentDecode(std::string_view text);
 
+// The reason phrase for the statuses podrouter answers itself ("Error" for others).
+const char* ReasonPhrase(int status);
+
 }  // namespace podrouter

@@ -12,23 +12,6 @@
 namespace podrouter {
 namespace {
 
-const char* Reason(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Error";
-  }
-}
-
 bool HasToken(const std::string* list, std::string_view token) {
   if (!list) return false;
   std::string_view rest = *list;
@@ -45,6 +28,18 @@ bool HasToken(const std::string* list, std::string_view token) {
 }
 
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept for a retry on a stale connection
+
+// One chunk of a chunked body: its size line (written into `size`), the data and the CRLF.
+struct Chunk {
+  Chunk(const char* data, size_t len) {
+    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+    bufs[0] = uv_buf_init(size, static_cast<unsigned>(n));
+    bufs[1] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    bufs[2] = uv_buf_init(const_cast<char*>("\r\n"), 2);
+  }
+  char size[24];
+  uv_buf_t bufs[3];
+};
 
 }  // namespace
 
@@ -236,12 +231,8 @@ void HttpSession::WriteToPod(const uv_buf_t* bufs, unsigned count) {
 void HttpSession::OnBody(const char* data, size_t len) {
   if (req_.error_status || !req_.up) return;  // answered locally: the body is dropped
   if (req_.chunked) {
-    char size[24];
-    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-    uv_buf_t bufs[3] = {uv_buf_init(size, static_cast<unsigned>(n)),
-                        uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len)),
-                        uv_buf_init(const_cast<char*>("\r\n"), 2)};
-    WriteToPod(bufs, 3);
+    Chunk chunk(data, len);
+    WriteToPod(chunk.bufs, 3);
   } else {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
     WriteToPod(&b, 1);
@@ -311,12 +302,8 @@ void HttpSession::OnUpstreamBody(UpstreamConn* c, const char* data, size_t len) 
   if (c != req_.up || closing_) return;
   Touch();
   if (req_.framing == BodyFraming::kChunked) {
-    char size[24];
-    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-    uv_buf_t bufs[3] = {uv_buf_init(size, static_cast<unsigned>(n)),
-                        uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len)),
-                        uv_buf_init(const_cast<char*>("\r\n"), 2)};
-    WriteToClient(bufs, 3);
+    Chunk chunk(data, len);
+    WriteToClient(chunk.bufs, 3);
   } else if (req_.framing != BodyFraming::kNone) {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
     WriteToClient(&b, 1);
@@ -467,7 +454,7 @@ void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const 
   if (!req_.keep_alive || draining_ || client_eof_) close = true;
   std::string wire =
       std::string(req_.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
-      Reason(status) +
+      ReasonPhrase(status) +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
   WriteToClient(wire);

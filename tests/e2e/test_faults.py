@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import resource
-import select
 import signal
 import socket
 import subprocess
@@ -14,18 +13,10 @@ import threading
 import time
 import unittest
 
-from testbed import (BIN, HERE, TestBed, banner, closed_at_once, connect, free_port, metric,
-                     read_line, wait_for)
+from testbed import (HERE, TestBed, banner, closed_at_once, connect, free_port, metric,
+                     push_until_blocked, read_line, rss_kib, wait_for)
 
 SVC = "mydb.default.svc.cluster.local"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class DnsFaults(TestBed):
@@ -141,23 +132,10 @@ class PodFaults(TestBed):
 
     def test_pod_that_reads_nothing_bounds_memory(self):
         before = rss_kib(self.r.proc.pid)
-        limit, sent = 512 * 1024 * 1024, 0
+        limit = 512 * 1024 * 1024
         with connect(self.port) as s:
             s.sendall(b"POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % limit)
-            s.setblocking(False)
-            chunk, stalled = b"x" * 65536, None
-            deadline = time.monotonic() + 60
-            while sent < limit and time.monotonic() < deadline:
-                if not select.select([], [s], [], 0.2)[1]:
-                    stalled = stalled or time.monotonic()
-                    if time.monotonic() - stalled > 1.0:
-                        break
-                    continue
-                stalled = None
-                try:
-                    sent += s.send(chunk)
-                except BlockingIOError:
-                    pass
+            sent = push_until_blocked(s, limit)
             grown = rss_kib(self.r.proc.pid) - before
         self.assertLess(sent, limit, "the client was never blocked")
         self.assertLess(grown, 16 * 1024, f"RSS grew by {grown} KiB after {sent} bytes")

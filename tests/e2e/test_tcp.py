@@ -1,6 +1,5 @@
 """End-to-end: TCP listeners through the real binary, real dnsmasq and real pod processes."""
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -9,7 +8,7 @@ import time
 import unittest
 
 from testbed import (BIN, TestBed, banner, closed_at_once, connect, free_port, free_port_range,
-                     metric, read_line, sha256, wait_for)
+                     metric, push_until_blocked, read_line, rss_kib, sha256, wait_for)
 
 
 def srv_service(name, replicas=3, **extra):
@@ -316,14 +315,6 @@ class Relay(TestBed):
         keep.close()
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 class Backpressure(TestBed):
     def test_stalled_pod_bounds_proxy_memory(self):
         """A pod that never reads: the client must end up blocked by TCP flow control, with
@@ -338,24 +329,8 @@ class Backpressure(TestBed):
                                                        service="sink")]))
         before = rss_kib(r.proc.pid)
         limit = 256 * 1024 * 1024
-        sent = 0
-        chunk = b"x" * 65536
         with connect(lport) as s:
-            s.setblocking(False)
-            stalled_since = None
-            deadline = time.monotonic() + 60
-            while sent < limit and time.monotonic() < deadline:
-                _, writable, _ = select.select([], [s], [], 0.2)
-                if not writable:
-                    stalled_since = stalled_since or time.monotonic()
-                    if time.monotonic() - stalled_since > 1.0:
-                        break
-                    continue
-                stalled_since = None
-                try:
-                    sent += s.send(chunk)
-                except BlockingIOError:
-                    pass
+            sent = push_until_blocked(s, limit)
             grown = rss_kib(r.proc.pid) - before
         # Kernel socket buffers on loopback hold tens of MB; the proxy itself holds at most its
         # high watermark plus one read buffer.

@@ -379,5 +379,35 @@ class TestBed(unittest.TestCase):
         return config
 
 
+def rss_kib(pid):
+    """A process's resident set, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def push_until_blocked(sock, limit, stall=1.0, timeout=60):
+    """Sends on `sock` until TCP flow control has blocked it for `stall` seconds, `limit` bytes
+    are out, or `timeout` passes; returns the bytes sent."""
+    import select
+    sock.setblocking(False)
+    sent, chunk, stalled_since = 0, b"x" * 65536, None
+    deadline = time.monotonic() + timeout
+    while sent < limit and time.monotonic() < deadline:
+        if not select.select([], [sock], [], 0.2)[1]:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > stall:
+                break
+            continue
+        stalled_since = None
+        try:
+            sent += sock.send(chunk)
+        except BlockingIOError:
+            pass
+    return sent
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()

@@ -29,7 +29,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from shardmap import owner  # noqa: E402
-from testbed import Dnsmasq, Pod, Podrouter, free_port, free_port_range, metric  # noqa: E402
+from testbed import (Dnsmasq, Pod, Podrouter, free_port, free_port_range, metric,  # noqa: E402
+                     rss_kib)
 
 WEB_PODS = 4
 ECHO_PODS = 2
@@ -73,11 +74,6 @@ class Stats:
             self.counts[key] = self.counts.get(key, 0) + 1
             if violation:
                 self.violations.append(violation)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 def fds(pid):
