@@ -13,37 +13,47 @@ std::string_view Trim(std::string_view s) {
 }
 
 // Connection-specific headers (RFC 9110 §7.6.1) plus the framing podrouter rewrites itself.
-bool IsHopByHop(const HttpHead& head, std::string_view name) {
-  for (const char* h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                        "transfer-encoding", "upgrade"}) {
-    if (EqualsIgnoreCase(name, h)) return true;
+// Compared by length first: most headers differ in length from all of these.
+bool IsFixedHopByHop(std::string_view name) {
+  using namespace std::string_view_literals;
+  switch (name.size()) {
+    case 2:
+      return EqualsIgnoreCase(name, "te"sv);
+    case 7:
+      return EqualsIgnoreCase(name, "trailer"sv) || EqualsIgnoreCase(name, "upgrade"sv);
+    case 10:
+      return EqualsIgnoreCase(name, "connection"sv) || EqualsIgnoreCase(name, "keep-alive"sv);
+    case 16:
+      return EqualsIgnoreCase(name, "proxy-connection"sv);
+    case 17:
+      return EqualsIgnoreCase(name, "transfer-encoding"sv);
+    default:
+      return false;
   }
-  for (const auto& header : head.headers) {
-    if (!EqualsIgnoreCase(header.name, "connection")) continue;
-    std::string_view tokens = header.value;
-    while (!tokens.empty()) {
-      size_t comma = tokens.find(',');
-      if (EqualsIgnoreCase(Trim(tokens.substr(0, comma)), name)) return true;
-      if (comma == std::string_view::npos) break;
-      tokens.remove_prefix(comma + 1);
-    }
+}
+
+// True when `name` is one of the comma-separated tokens of a Connection header value.
+bool InTokenList(std::string_view tokens, std::string_view name) {
+  while (!tokens.empty()) {
+    size_t comma = tokens.find(',');
+    if (EqualsIgnoreCase(Trim(tokens.substr(0, comma)), name)) return true;
+    if (comma == std::string_view::npos) break;
+    tokens.remove_prefix(comma + 1);
   }
   return false;
 }
 
 void AppendHeaders(const HttpHead& head, BodyFraming framing, std::string* out) {
+  using namespace std::string_view_literals;
+  // The Connection header's own list of hop-by-hop names, found once per head.
+  const std::string* connection = head.Find("connection"sv);
+  const bool drop_length = framing != BodyFraming::kLength && framing != BodyFraming::kNone;
   for (const auto& h : head.headers) {
-    if (IsHopByHop(head, h.name)) continue;
-    if (framing != BodyFraming::kLength && framing != BodyFraming::kNone &&
-        EqualsIgnoreCase(h.name, "content-length")) {
-      continue;
-    }
-    *out += h.name;
-    *out += ": ";
-    *out += h.value;
-    *out += "\r\n";
+    if (IsFixedHopByHop(h.name) || (connection && InTokenList(*connection, h.name))) continue;
+    if (drop_length && EqualsIgnoreCase(h.name, "content-length"sv)) continue;
+    out->append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
   }
-  if (framing == BodyFraming::kChunked) *out += "Transfer-Encoding: chunked\r\n";
+  if (framing == BodyFraming::kChunked) out->append("Transfer-Encoding: chunked\r\n"sv);
 }
 
 int HexValue(char c) {

@@ -1,22 +1,36 @@
 // HttpParser: llhttp callbacks → HttpHead, body slices and message boundaries.
 #include "proxy/http_parser.h"
 
+#include <array>
 #include <cstring>
+#include <string_view>
 
 namespace podrouter {
 namespace {
 
-// RFC 9110 §5.6.2 token characters.
+// RFC 9110 §5.6.2 token characters, as a table: this runs for every header of every message.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 33; c < 127; ++c) t[c] = true;
+  for (unsigned char c : std::string_view("\"(),/:;<=>?@[\\]{}")) t[c] = false;
+  return t;
+}();
+
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (c <= 32 || c >= 127 ||
-        std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
-            std::string_view::npos) {
-      return false;
-    }
+    if (!kTokenChars[c]) return false;
   }
   return true;
+}
+
+// NUL, CR or LF inside a header value: one pass instead of three memchr calls.
+bool HasBadValueByte(const char* at, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    char c = at[i];
+    if (c == '\0' || c == '\r' || c == '\n') return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -62,7 +76,7 @@ const llhttp_settings_t* HttpParser::Settings() {
       }
       self->value_at_end_ = at + len == self->feed_end_;
       self->in_value_ = true;
-      if (memchr(at, '\0', len) || memchr(at, '\r', len) || memchr(at, '\n', len)) {
+      if (HasBadValueByte(at, len)) {
         return self->Fail(400, "invalid character in a header value");
       }
       self->head_.headers.back().value.append(at, len);
