@@ -35,11 +35,10 @@ std::vector<Document> Split(const std::string& input) {
     if (IsSeparator(line)) {
       docs.push_back({line + "\n", "", number + 1});
       // Content after the marker on the same line ("--- {a: 1}") belongs to the document.
-      std::string rest = line.substr(3);
-      if (rest.find_first_not_of(" \t\r") != std::string::npos &&
-          rest.find_first_not_of(" \t\r") != rest.find('#')) {
+      const size_t content = line.find_first_not_of(" \t\r", 3);
+      if (content != std::string::npos && line[content] != '#') {
         docs.back().separator = "---\n";
-        docs.back().text = rest.substr(rest.find_first_not_of(" \t")) + "\n";
+        docs.back().text = line.substr(content) + "\n";
         docs.back().first_line = number;
       }
       continue;

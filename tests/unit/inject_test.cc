@@ -154,6 +154,17 @@ TEST(Inject, WorkloadWithoutContainersIsAnError) {
   EXPECT_NE(r.errors[0].find("no containers list"), std::string::npos);
 }
 
+TEST(Inject, ContentOnTheSeparatorLineBelongsToItsDocument) {
+  InjectResult r = Inject(
+      "--- # just a comment\nkind: Service\n--- {kind: Pod, spec: {containers: []}}\n", Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 1);
+  auto docs = Docs(r.output);
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[1]["spec"]["containers"][0]["name"].as<std::string>(), "podrouter");
+  EXPECT_EQ(r.output.rfind("--- # just a comment\nkind: Service\n", 0), 0u);
+}
+
 TEST(Inject, EmptyInputAndListsOfOtherThings) {
   EXPECT_EQ(Inject("", Options()).output, "");
   InjectResult r = Inject("- just\n- a list\n", Options());
