@@ -88,3 +88,11 @@ def table(title, paths, rows, results, baseline="haproxy", subject="podrouter"):
         ratio = f"{s / b:.2f}" if s is not None and b else "–"
         lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
     return "\n".join(lines)
+
+
+def emit(text, markdown_path=None):
+    """Prints the report, and writes it to `markdown_path` too when given."""
+    print(text)
+    if markdown_path:
+        with open(markdown_path, "w") as f:
+            f.write(text + "\n")

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import PODROUTER, cpu_seconds, port_open, rss_kib, start, stop_all, table
+from benchlib import PODROUTER, cpu_seconds, emit, port_open, rss_kib, start, stop_all, table
 from testbed import Dnsmasq, free_port, wait_for
 
 PODS = {"web-0": "127.0.1.1", "web-1": "127.0.1.2", "web-2": "127.0.1.3"}
@@ -224,10 +224,7 @@ backend pods
                      list(paths), rows, results)
         text += "\n\n" + ("\n".join(notes) if notes else "every response was 2xx; no socket errors")
         text += "\nraw: " + json.dumps(results)
-        print(text)
-        if args.markdown:
-            with open(args.markdown, "w") as f:
-                f.write(text + "\n")
+        emit(text, args.markdown)
     finally:
         stop_all(procs)
         dns.stop()

@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import (BUILD, PODROUTER, cpu_seconds, port_open, rss_kib, start, stop_all,
-                      table)
+from benchlib import (BUILD, PODROUTER, cpu_seconds, emit, port_open, rss_kib, start,
+                      stop_all, table)
 from testbed import Dnsmasq, free_port, wait_for
 
 ECHO = os.path.join(BUILD, "bench", "bench_tcp_echo")
@@ -151,10 +151,7 @@ listen iperf
             f"{n} {results[n]['failed']}" for n in paths))
         lines.append("raw: " + json.dumps(results))
         text = "\n".join(lines)
-        print(text)
-        if args.markdown:
-            with open(args.markdown, "w") as f:
-                f.write(text + "\n")
+        emit(text, args.markdown)
     finally:
         stop_all(procs)
         dns.stop()

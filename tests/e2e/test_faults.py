@@ -229,14 +229,12 @@ class Security(TestBed):
     def test_admin_beyond_loopback_is_announced(self):
         name, _, _ = self.statefulset(1, start_pods=False)
         self.dns.start()
-        r = self.router(self.base_config(
+        config = self.base_config(
             {"mydb": {"name": name, "discovery": "srv", "port_name": "postgres", "replicas": 1}},
             [{"name": "one", "bind": f"127.0.0.1:{free_port()}", "service": "mydb",
-              "route": {"ordinal": 0}}]), start=False)
-        r.write(dict(self.base_config(
-            {"mydb": {"name": name, "discovery": "srv", "port_name": "postgres", "replicas": 1}},
-            [{"name": "one", "bind": f"127.0.0.1:{free_port()}", "service": "mydb",
-              "route": {"ordinal": 0}}]), admin={"bind": f"0.0.0.0:{r.admin_port}"}))
+              "route": {"ordinal": 0}}])
+        r = self.router(config, start=False)
+        r.write(dict(config, admin={"bind": f"0.0.0.0:{r.admin_port}"}))
         r.start()
         self.assertIn("event=admin_exposed", r.logs())
 

@@ -369,6 +369,30 @@ class Lifecycle(TestBed):
         self.assertIn("podrouter.yaml:", r.logs())  # the parse error names the file
         held.close()
 
+    def test_reload_with_new_dns_settings_keeps_the_pods(self):
+        # New DNS settings rebuild the DNS client and every resolver; the rebuilt resolvers start
+        # from the pods they knew, so routing never sees an empty set in between.
+        r = self.router(self.config(2))
+        held = connect(self.lport)
+        self.assertTrue(read_line(held).startswith("pod=mydb-2 "))
+        config = self.config(2)
+        config["dns"] = dict(config["dns"], timeout="700ms")
+        r.write(config)
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="reload ok")
+        self.assertEqual(r.admin("/ready")[0], 200)
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-2 "))
+        held.sendall(b"kept\n")
+        self.assertEqual(read_line(held), "kept\n")
+        held.close()
+        # The new client resolves: a pod that moves is followed.
+        self.pod("mydb-2", "127.0.1.12", self.pod_port)
+        self.dns.hosts[f"mydb-2.{self.name}"] = ["127.0.1.12"]
+        self.dns.reload_hosts()
+        wait_for(lambda: banner(self.lport) == f"pod=mydb-2 addr=127.0.1.12:{self.pod_port}",
+                 what="the new address through the new DNS client")
+
     def test_reload_adds_and_removes_listeners(self):
         r = self.router(self.config(0))
         other = free_port()
