@@ -163,15 +163,10 @@ PodMetrics& Metrics::ForPod(const std::string& service, const std::string& pod) 
   return *slot;
 }
 
-Counter& Metrics::HttpRequests(ListenerMetrics& listener, const PodMetrics* pod, int code) {
-  Counter*& slot = listener.http_requests[{pod, code}];
-  if (!slot) {
-    std::lock_guard lock(mu_);
-    slot = &http_requests_total_.Add({{"listener", listener.name},
-                                      {"pod", pod ? pod->pod : "none"},
-                                      {"code", std::to_string(code)}});
-  }
-  return *slot;
+Counter& Metrics::HttpRequests(const ListenerMetrics& listener, const PodMetrics* pod, int code) {
+  return http_requests_total_.Add({{"listener", listener.name},
+                                   {"pod", pod ? pod->pod : "none"},
+                                   {"code", std::to_string(code)}});
 }
 
 std::string Metrics::Serialize() const {

@@ -44,8 +44,6 @@ struct ListenerMetrics {
   Gauge* connections_active;
   Counter* route_failures[static_cast<int>(RouteFailure::kCount)];
   Histogram* http_request_duration;
-  // podrouter_http_requests_total by (pod, code); filled on first use, then a pointer-keyed hit.
-  std::map<std::pair<const PodMetrics*, int>, Counter*> http_requests;
 
   Counter& Failure(RouteFailure r) { return *route_failures[static_cast<int>(r)]; }
 };
@@ -76,8 +74,8 @@ class Metrics {
   PodMetrics& ForPod(const std::string& service, const std::string& pod);
   Counter& ConfigReload(bool ok) { return ok ? *reload_ok_ : *reload_error_; }
   // podrouter_http_requests_total{listener, pod, code}; pod may be null ("none": podrouter itself
-  // answered).
-  Counter& HttpRequests(ListenerMetrics& listener, const PodMetrics* pod, int code);
+  // answered). Looks the series up by its labels: each worker caches the result.
+  Counter& HttpRequests(const ListenerMetrics& listener, const PodMetrics* pod, int code);
 
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;

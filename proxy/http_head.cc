@@ -48,12 +48,19 @@ void AppendHeaders(const HttpHead& head, BodyFraming framing, std::string* out) 
   // The Connection header's own list of hop-by-hop names, found once per head.
   const std::string* connection = head.Find("connection"sv);
   const bool drop_length = framing != BodyFraming::kLength && framing != BodyFraming::kNone;
-  for (const auto& h : head.headers) {
+  for (const auto& h : head.headers()) {
     if (IsFixedHopByHop(h.name) || (connection && InTokenList(*connection, h.name))) continue;
     if (drop_length && EqualsIgnoreCase(h.name, "content-length"sv)) continue;
     out->append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
   }
   if (framing == BodyFraming::kChunked) out->append("Transfer-Encoding: chunked\r\n"sv);
+}
+
+void AppendUpgrade(const HttpHead& head, std::string* out) {
+  using namespace std::string_view_literals;
+  if (const std::string* u = head.Find("upgrade"sv)) {
+    out->append("Connection: upgrade\r\nUpgrade: "sv).append(*u).append("\r\n"sv);
+  }
 }
 
 int HexValue(char c) {
@@ -73,8 +80,22 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+HttpHeader& HttpHead::AddHeader() {
+  if (count_ == slots_.size()) slots_.emplace_back();
+  HttpHeader& h = slots_[count_++];
+  h.name.clear();
+  h.value.clear();
+  return h;
+}
+
+void HttpHead::AddHeader(std::string_view name, std::string_view value) {
+  HttpHeader& h = AddHeader();
+  h.name = name;
+  h.value = value;
+}
+
 const std::string* HttpHead::Find(std::string_view name) const {
-  for (const auto& h : headers) {
+  for (const auto& h : headers()) {
     if (EqualsIgnoreCase(h.name, name)) return &h.value;
   }
   return nullptr;
@@ -86,31 +107,42 @@ void HttpHead::Clear() {
   status = 0;
   reason.clear();
   major = minor = 1;
-  headers.clear();
+  count_ = 0;
+}
+
+void PercentDecodeTo(std::string_view text, std::string* out) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    int hi, lo;
+    if (text[i] == '%' && i + 2 < text.size() && (hi = HexValue(text[i + 1])) >= 0 &&
+        (lo = HexValue(text[i + 2])) >= 0) {
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      *out += text[i];
+    }
+  }
 }
 
 std::string PercentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    int hi, lo;
-    if (text[i] == '%' && i + 2 < text.size() && (hi = HexValue(text[i + 1])) >= 0 &&
-        (lo = HexValue(text[i + 2])) >= 0) {
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
+  PercentDecodeTo(text, &out);
   return out;
 }
 
-std::optional<std::string> ExtractShardKey(const HttpHead& request, const config::ShardKey& key) {
+std::optional<std::string_view> ExtractShardKey(const HttpHead& request,
+                                                const config::ShardKey& key, std::string* scratch) {
   using Source = config::ShardKey::Source;
-  std::optional<std::string> found;
+  std::optional<std::string_view> found;
+  // Decodes `text` into the scratch buffer (kept between requests: no allocation once warm).
+  auto decode = [scratch](std::string_view text) {
+    scratch->clear();
+    PercentDecodeTo(text, scratch);
+    return std::string_view(*scratch);
+  };
   switch (key.source) {
     case Source::kHeader:
-      if (const std::string* v = request.Find(key.name)) found = std::string(Trim(*v));
+      if (const std::string* v = request.Find(key.name)) found = Trim(*v);
       break;
     case Source::kQuery: {
       size_t q = request.url.find('?');
@@ -121,8 +153,8 @@ std::optional<std::string> ExtractShardKey(const HttpHead& request, const config
         size_t amp = query.find('&');
         std::string_view pair = query.substr(0, amp);
         size_t eq = pair.find('=');
-        if (PercentDecode(pair.substr(0, eq)) == key.name) {
-          found = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+        if (decode(pair.substr(0, eq)) == key.name) {
+          found = eq == std::string_view::npos ? std::string_view() : decode(pair.substr(eq + 1));
         }
         if (amp == std::string_view::npos) break;
         query.remove_prefix(amp + 1);
@@ -130,7 +162,7 @@ std::optional<std::string> ExtractShardKey(const HttpHead& request, const config
       break;
     }
     case Source::kCookie:
-      for (const auto& h : request.headers) {
+      for (const auto& h : request.headers()) {
         if (found || !EqualsIgnoreCase(h.name, "cookie")) continue;
         std::string_view cookies = h.value;
         while (!cookies.empty() && !found) {
@@ -142,7 +174,7 @@ std::optional<std::string> ExtractShardKey(const HttpHead& request, const config
             if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
               value = value.substr(1, value.size() - 2);
             }
-            found = std::string(value);
+            found = value;
           }
           if (semi == std::string_view::npos) break;
           cookies.remove_prefix(semi + 1);
@@ -162,7 +194,7 @@ std::optional<std::string> ExtractShardKey(const HttpHead& request, const config
       for (uint32_t i = 0;; ++i) {
         size_t slash = path.find('/');
         if (i == key.segment) {
-          found = PercentDecode(path.substr(0, slash));
+          found = decode(path.substr(0, slash));
           break;
         }
         if (slash == std::string_view::npos) break;
@@ -183,11 +215,7 @@ void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upg
   *out += request.url;
   *out += " HTTP/1.1\r\n";
   AppendHeaders(request, framing, out);
-  if (upgrade) {
-    if (const std::string* u = request.Find("upgrade")) {
-      *out += "Connection: upgrade\r\nUpgrade: " + *u + "\r\n";
-    }
-  }
+  if (upgrade) AppendUpgrade(request, out);
   *out += "\r\n";
 }
 
@@ -201,9 +229,7 @@ void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyF
   *out += "\r\n";
   AppendHeaders(response, framing, out);
   if (upgrade) {
-    if (const std::string* u = response.Find("upgrade")) {
-      *out += "Connection: upgrade\r\nUpgrade: " + *u + "\r\n";
-    }
+    AppendUpgrade(response, out);
   } else if (!keep_alive) {
     *out += "Connection: close\r\n";
   } else if (client_minor == 0) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,24 +18,35 @@ struct HttpHeader {
   std::string value;
 };
 
+// One parser's heads are reused message after message: Clear() keeps every string's storage, so
+// a kept-alive connection stops allocating once it has seen its largest head.
 struct HttpHead {
   std::string method;  // requests
   std::string url;
   int status = 0;  // responses
   std::string reason;
   uint8_t major = 1, minor = 1;
-  std::vector<HttpHeader> headers;
 
+  std::span<const HttpHeader> headers() const { return {slots_.data(), count_}; }
+  std::span<HttpHeader> headers() { return {slots_.data(), count_}; }
+  // Appends an empty header (a reused slot when there is one).
+  HttpHeader& AddHeader();
+  void AddHeader(std::string_view name, std::string_view value);
   // The first header called `name` (ASCII case-insensitive), or nullptr.
   const std::string* Find(std::string_view name) const;
   void Clear();
+
+ private:
+  std::vector<HttpHeader> slots_;  // the first count_ are this message's
+  size_t count_ = 0;
 };
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // The request's shard key from the configured source; nullopt when absent or empty. Query values
-// and path segments are percent-decoded.
-std::optional<std::string> ExtractShardKey(const HttpHead& request, const config::ShardKey& key);
+// and path segments are percent-decoded into `scratch`, which the result may point into.
+std::optional<std::string_view> ExtractShardKey(const HttpHead& request,
+                                                const config::ShardKey& key, std::string* scratch);
 
 // How a body travels on the wire that podrouter writes.
 enum class BodyFraming {
@@ -54,6 +66,8 @@ void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyF
                            bool keep_alive, bool upgrade, std::string* out);
 
 std::string PercentDecode(std::string_view text);
+// Appends the decoding of `text` to `out`.
+void PercentDecodeTo(std::string_view text, std::string* out);
 
 // The reason phrase for the statuses podrouter answers itself ("Error" for others).
 const char* ReasonPhrase(int status);

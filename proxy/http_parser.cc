@@ -62,9 +62,9 @@ const llhttp_settings_t* HttpParser::Settings() {
     };
     s.on_header_field = [](llhttp_t* p, const char* at, size_t len) {
       HttpParser* self = Self(p);
-      if (self->in_value_ || self->head_.headers.empty()) self->head_.headers.emplace_back();
+      if (self->in_value_ || self->head_.headers().empty()) self->head_.AddHeader();
       self->in_value_ = false;
-      self->head_.headers.back().name.append(at, len);
+      self->head_.headers().back().name.append(at, len);
       return self->CountHead(len + 4);  // ": " and CRLF
     };
     s.on_header_value = [](llhttp_t* p, const char* at, size_t len) {
@@ -79,7 +79,7 @@ const llhttp_settings_t* HttpParser::Settings() {
       if (HasBadValueByte(at, len)) {
         return self->Fail(400, "invalid character in a header value");
       }
-      self->head_.headers.back().value.append(at, len);
+      self->head_.headers().back().value.append(at, len);
       return self->CountHead(len);
     };
     s.on_headers_complete = [](llhttp_t* p) {
@@ -93,11 +93,11 @@ const llhttp_settings_t* HttpParser::Settings() {
       if (p->type == HTTP_REQUEST && h.minor == 0 && (p->flags & F_TRANSFER_ENCODING)) {
         return self->Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
       }
-      for (const auto& header : h.headers) {
+      for (const auto& header : h.headers()) {
         if (!IsToken(header.name)) return self->Fail(400, "invalid header name");
       }
       // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
-      for (auto& header : h.headers) {
+      for (auto& header : h.headers()) {
         while (!header.value.empty() &&
                (header.value.back() == ' ' || header.value.back() == '\t')) {
           header.value.pop_back();

@@ -56,7 +56,8 @@ std::string ErrorBody(std::string_view error, std::string_view detail_key,
 }
 
 RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,
-                         const EndpointSnapshot& snapshot, uint32_t port_offset) {
+                         const EndpointSnapshot& snapshot, uint32_t port_offset,
+                         std::string* scratch) {
   const EndpointSet& pods = *snapshot;
   const config::Route& route = l.config.route;
   const config::Service& service = l.service->service();
@@ -66,7 +67,7 @@ RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,
     case Kind::kPortOffset:
       return ByOrdinal(l, pods, service.ordinal_start + port_offset, 0);
     case Kind::kShardKey: {
-      auto key = ExtractShardKey(request, *route.shard_key);
+      auto key = ExtractShardKey(request, *route.shard_key, scratch);
       if (!key) {
         if (!route.missing_key_any) {
           return Fail(400, metrics::RouteFailure::kMissingKey, ErrorBody("missing_key"));
@@ -96,7 +97,8 @@ RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,
         const Endpoint* e = Any(l, pods);
         return e ? Found(e) : NoEndpoint(l, std::nullopt);
       }
-      auto key = route.shard_key ? ExtractShardKey(request, *route.shard_key) : std::nullopt;
+      auto key =
+          route.shard_key ? ExtractShardKey(request, *route.shard_key, scratch) : std::nullopt;
       if (!key && !route.missing_key_any) {
         return Fail(400, metrics::RouteFailure::kMissingKey, ErrorBody("missing_key"));
       }

@@ -18,9 +18,10 @@ struct RouteResult {
   std::string body;  // JSON
 };
 
-// `pods` is the snapshot to route over; results point into it.
+// `pods` is the snapshot to route over; results point into it. `scratch` holds a decoded shard
+// key (the caller keeps it from request to request, so routing does not allocate).
 RouteResult RouteRequest(const ListenerState& listener, const HttpHead& request,
-                         const EndpointSnapshot& pods, uint32_t port_offset);
+                         const EndpointSnapshot& pods, uint32_t port_offset, std::string* scratch);
 
 // {"error":"...",...} bodies for the errors podrouter answers.
 std::string ErrorBody(std::string_view error, std::string_view detail_key = {},

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <bit>
 #include <cinttypes>
 #include <cstdio>
 
@@ -28,6 +29,7 @@ bool HasToken(const std::string* list, std::string_view token) {
 }
 
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept for a retry on a stale connection
+constexpr size_t kKeptReplay = 8 * 1024;  // replay storage an idle connection keeps
 
 // One chunk of a chunked body: its size line (written into `size`), the data and the CRLF.
 struct Chunk {
@@ -183,7 +185,7 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   }
   req_.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
   req_.pods = l.service->snapshot();
-  RouteResult route = RouteRequest(l, head, req_.pods, port_offset_);
+  RouteResult route = RouteRequest(l, head, req_.pods, port_offset_, &key_scratch_);
   if (!route.endpoint) {
     req_.error_status = route.status;
     req_.error_reason = route.reason;
@@ -196,14 +198,14 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   BodyFraming framing = req_.chunked           ? BodyFraming::kChunked
                         : parser_.has_length() ? BodyFraming::kLength
                                                : BodyFraming::kNone;
-  std::string wire;
-  SerializeRequestHead(head, framing, req_.upgrade, &wire);
+  SerializeRequestHead(head, framing, req_.upgrade, &head_buf_);
   req_.up = worker_->pool->Acquire(*req_.endpoint, this,
                                    static_cast<uint64_t>(l.config.timeouts.connect.count()),
                                    /*fresh=*/false, &req_.reused);
   req_.up->BeginRequest(req_.head);
   req_.retriable = !req_.upgrade;
-  uv_buf_t b = uv_buf_init(wire.data(), static_cast<unsigned>(wire.size()));
+  replay_.clear();
+  uv_buf_t b = uv_buf_init(head_buf_.data(), static_cast<unsigned>(head_buf_.size()));
   WriteToPod(&b, 1);
   LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s upstream=%lu reused=%d", id(),
             head.method.c_str(), LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(),
@@ -216,12 +218,14 @@ void HttpSession::WriteToPod(const uv_buf_t* bufs, unsigned count) {
   if (req_.retriable) {
     size_t n = 0;
     for (unsigned i = 0; i < count; ++i) n += bufs[i].len;
-    if (req_.replay.size() + n > kMaxReplay) {
+    if (replay_.size() + n > kMaxReplay) {
       req_.retriable = false;
-      req_.replay.clear();
-      req_.replay.shrink_to_fit();
+      replay_.clear();
     } else {
-      for (unsigned i = 0; i < count; ++i) req_.replay.append(bufs[i].base, bufs[i].len);
+      // Power-of-two steps: a connection's requests of similar size reuse one buffer.
+      if (replay_.size() + n > replay_.capacity())
+        replay_.reserve(std::bit_ceil(replay_.size() + n));
+      for (unsigned i = 0; i < count; ++i) replay_.append(bufs[i].base, bufs[i].len);
     }
   }
   int rc = req_.up->Write(bufs, count);
@@ -266,12 +270,11 @@ bool HttpSession::OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* e
   if (c != req_.up || closing_) return false;
   uv_timer_stop(&request_timer_);
   const int status = head.status;
-  std::string wire;
   if (status >= 100 && status < 200 && status != 101) {
     // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
     if (req_.minor == 1) {
-      SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &wire);
-      WriteToClient(wire);
+      SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &head_buf_);
+      WriteToClient(head_buf_);
     }
     return true;
   }
@@ -289,8 +292,8 @@ bool HttpSession::OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* e
   }
   bool keep = req_.keep_alive && framing != BodyFraming::kClose && !client_eof_ && !draining_ &&
               (req_.upgrade ? status == 101 : true);
-  SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &wire);
-  WriteToClient(wire);
+  SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &head_buf_);
+  WriteToClient(head_buf_);
   req_.responded = true;
   req_.status = status;
   req_.framing = framing;
@@ -329,7 +332,7 @@ void HttpSession::OnUpstreamUpgraded(UpstreamConn* c) {
   state_ = State::kTunnel;
   metrics_->http_request_duration->Observe(static_cast<double>(uv_hrtime() - req_.started_ns) /
                                            1e9);
-  worker_->metrics->HttpRequests(*metrics_, req_.endpoint->metrics, 101).Increment();
+  worker_->HttpRequests(*metrics_, req_.endpoint->metrics, 101).Increment();
   LOG_DEBUG("c=%lu event=tunnel pod=%s", id(), req_.endpoint->pod.c_str());
   if (!pending_.empty()) {
     std::string early = std::move(pending_);
@@ -408,8 +411,8 @@ void HttpSession::HandleUpstreamError(int status) {
     // The pod had closed this pooled connection before it saw our request: once more, fresh.
     LOG_DEBUG("c=%lu event=retry pod=%s error=%s", id(), pod.c_str(), uv_strerror(status));
     req_.retried = true;
-    std::string replay = std::move(req_.replay);
-    req_.replay.clear();
+    std::string replay = std::move(replay_);
+    replay_.clear();
     req_.up = worker_->pool->Acquire(
         *req_.endpoint, this, static_cast<uint64_t>(req_.listener->config.timeouts.connect.count()),
         /*fresh=*/true, &req_.reused);
@@ -466,13 +469,14 @@ void HttpSession::EndRequest(bool close) {
   uv_timer_stop(&request_timer_);
   const double seconds = static_cast<double>(uv_hrtime() - req_.started_ns) / 1e9;
   metrics_->http_request_duration->Observe(seconds);
-  worker_->metrics
-      ->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)
+  worker_->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)
       .Increment();
   LOG_DEBUG("c=%lu event=response status=%d pod=%s ms=%.3f close=%d", id(), req_.status,
             req_.endpoint ? req_.endpoint->pod.c_str() : "none", seconds * 1e3, close);
   if (req_.up) worker_->pool->Discard(req_.up, true);
   req_ = Request{};
+  // Up to 64 KiB of a large request stays for a retry; an idle connection should not keep it.
+  if (replay_.capacity() > kKeptReplay) std::string().swap(replay_);
   if (close) {
     CloseWhenFlushed();
     return;
@@ -540,6 +544,14 @@ void HttpSession::WriteToClient(std::string_view data) {
   WriteToClient(&b, 1);
 }
 
+void HttpSession::UncorkClient() {
+  if (closing_) {
+    down_writer_.DropCorked();
+    return;
+  }
+  if (down_writer_.Uncork() != 0) Close("client_write_failed", true);
+}
+
 void HttpSession::OnWriteDrained(StreamWriter*) {
   Touch();
   if (req_.up &&
@@ -558,6 +570,10 @@ void HttpSession::OnWriteError(StreamWriter*, int) { Close("client_write_failed"
 void HttpSession::CloseWhenFlushed() {
   state_ = State::kClosing;
   StopReadingClient();
+  if (down_writer_.Uncork() != 0) {
+    Close("client_write_failed", true);
+    return;
+  }
   if (down_writer_.unsent() == 0) Close("done", false);
 }
 
@@ -576,6 +592,8 @@ void HttpSession::Close(const char* reason, bool reset) {
   if (closing_) return;
   closing_ = true;
   state_ = State::kClosing;
+  // Gathered bytes get one try on a graceful close (uv_close cancels queued writes anyway).
+  if (reset || down_writer_.Uncork() != 0) down_writer_.DropCorked();
   if (req_.up) worker_->pool->Discard(req_.up, true);
   req_.up = nullptr;
   metrics_->connections_active->Decrement();

@@ -42,6 +42,11 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   void OnUpstreamTunnelEof(UpstreamConn* c);
   void OnUpstreamDrained(UpstreamConn* c);
   void OnUpstreamError(UpstreamConn* c, int status);
+  // Around one read from the pod: what it produces for the client leaves in one writev.
+  void CorkClient() {
+    if (!closing_) down_writer_.Cork();
+  }
+  void UncorkClient();
 
  private:
   enum class State {
@@ -66,9 +71,8 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
     bool chunked = false;    // the body goes to the pod chunked
     bool complete = false;   // the whole request has been read
     bool reused = false;     // `up` came from the pool
-    bool retriable = false;  // `replay` holds every byte sent to the pod so far
+    bool retriable = false;  // replay_ holds every byte sent to the pod so far
     bool retried = false;
-    std::string replay;
     int error_status = 0;  // set when podrouter answers this request itself
     metrics::RouteFailure error_reason = metrics::RouteFailure::kBadRequest;
     std::string error_body;
@@ -117,6 +121,10 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   StreamWriter down_writer_;
   HttpParser parser_;
   std::string pending_;  // client bytes read beyond the request in flight
+  // Buffers reused from request to request, so a kept-alive connection does not allocate.
+  std::string head_buf_;     // a serialised head on its way out
+  std::string replay_;       // the request's bytes, for a retry on a stale pooled connection
+  std::string key_scratch_;  // a percent-decoded shard key
   Request req_;
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;

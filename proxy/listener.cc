@@ -43,8 +43,8 @@ Listener::Listener(Worker* worker, config::Listener config,
   ref_->current = MakeState(std::move(config), std::move(service), metrics);
 }
 
-bool Listener::Bind(std::string* error) {
-  const config::Listener& config = ref_->current->config;
+bool Listener::Open(const config::Listener& config, bool reuse_port, std::vector<int>* fds,
+                    std::string* error) {
   for (uint32_t port = config.bind.port_first; port <= config.bind.port_last; ++port) {
     sockaddr_storage addr{};
     int rc = SockAddr(config.bind, static_cast<uint16_t>(port), &addr) ? 0 : UV_EINVAL;
@@ -52,6 +52,7 @@ bool Listener::Bind(std::string* error) {
     int one = 1;
     if (rc == 0 &&
         (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+         (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
          bind(fd, reinterpret_cast<const sockaddr*>(&addr),
               addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) != 0 ||
          listen(fd, SOMAXCONN) != 0)) {
@@ -59,25 +60,30 @@ bool Listener::Bind(std::string* error) {
     }
     if (rc != 0) {
       if (fd >= 0) ::close(fd);
+      for (int open : *fds) ::close(open);
+      fds->clear();
       config::BindAddress one_port = config.bind;
       one_port.port_first = one_port.port_last = static_cast<uint16_t>(port);
       *error = "listener " + config.name + ": cannot listen on " + one_port.ToString() + ": " +
                uv_strerror(rc);
       return false;
     }
+    fds->push_back(fd);
+  }
+  return true;
+}
+
+void Listener::Start(const std::vector<int>& fds) {
+  for (int fd : fds) {
     auto p = std::make_unique<Port>();
     p->owner = this;
     p->fd = fd;
-    p->offset = port - config.bind.port_first;
+    p->offset = static_cast<uint32_t>(ports_.size());
     p->poll.data = p.get();
     uv_poll_init_socket(worker_->loop, &p->poll, fd);
     uv_poll_start(&p->poll, UV_READABLE, &Listener::OnReadable);
     ports_.push_back(std::move(p));
   }
-  LOG_INFO("listener=%s event=listening bind=%s protocol=%s service=%s", config.name.c_str(),
-           config.bind.ToString().c_str(),
-           config.protocol == config::Protocol::kTcp ? "tcp" : "http", config.service.c_str());
-  return true;
 }
 
 void Listener::Update(config::Listener config, std::shared_ptr<const ServiceResolver> service,
@@ -187,7 +193,7 @@ void Listener::OnConnection(Port& port, int fd) {
   }
   Worker* w = worker_;
   if (config.protocol == config::Protocol::kHttp) {
-    auto session = std::make_unique<HttpSession>(w, w->next_session_id++, ref_, port.offset);
+    auto session = std::make_unique<HttpSession>(w, w->NextSessionId(), ref_, port.offset);
     HttpSession* raw = session.get();
     w->sessions.Add(std::move(session));
     raw->Start(fd);
@@ -206,7 +212,7 @@ void Listener::OnConnection(Port& port, int fd) {
            "service=" + config.service + " ordinal=" + target);
     return;
   }
-  auto session = std::make_unique<TcpSession>(w, w->next_session_id++, config, m);
+  auto session = std::make_unique<TcpSession>(w, w->NextSessionId(), config, m);
   TcpSession* raw = session.get();
   w->sessions.Add(std::move(session));
   raw->Start(fd, *endpoint);

@@ -22,8 +22,12 @@ class Listener {
   Listener(Worker* worker, config::Listener config, std::shared_ptr<const ServiceResolver> service,
            metrics::ListenerMetrics* metrics);
 
-  // Binds and listens on every port, or on none (the error names the port that failed).
-  bool Bind(std::string* error);
+  // Opens a listening socket on every port of the bind, or none (the error names the port that
+  // failed). With `reuse_port` each worker opens its own set and the kernel spreads connections.
+  static bool Open(const config::Listener& config, bool reuse_port, std::vector<int>* fds,
+                   std::string* error);
+  // Accepts on sockets from Open(), which the listener now owns; on its worker's thread.
+  void Start(const std::vector<int>& fds);
   // A reload that keeps this bind: new route, service and limits, same sockets; open HTTP
   // connections route their next request by the new state.
   void Update(config::Listener config, std::shared_ptr<const ServiceResolver> service,

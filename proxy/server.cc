@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <ctime>
+#include <thread>
 
 #include "config/loader.h"
 #include "proxy/json.h"
@@ -31,17 +32,10 @@ std::string BindKey(const config::Listener& l) { return l.bind.ToString(); }
 }  // namespace
 
 Server::Server(uv_loop_t* loop, std::string config_path, metrics::Metrics* metrics)
-    : loop_(loop),
-      config_path_(std::move(config_path)),
-      metrics_(metrics),
-      worker_(loop, metrics),
-      pool_(std::make_unique<UpstreamPool>(&worker_)) {
-  worker_.pool = pool_.get();
-  worker_.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
-}
+    : loop_(loop), config_path_(std::move(config_path)), metrics_(metrics) {}
 
 Server::~Server() {
-  if (worker_.reserve_fd >= 0) close(worker_.reserve_fd);
+  loops_.clear();  // joins the worker threads; Shutdown() or a failed Start() stopped them
 }
 
 bool Server::Start(config::Config config, std::string* error) {
@@ -55,11 +49,18 @@ bool Server::Start(config::Config config, std::string* error) {
     LOG_WARN("event=admin_exposed bind=%s note=\"admin endpoints reachable beyond loopback\"",
              config.admin_bind.ToString().c_str());
   }
+  uint32_t workers = config.workers;
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t i = 0; i < workers; ++i) {
+    loops_.push_back(std::make_unique<WorkerLoop>(i, workers, loop_, metrics_));
+  }
   if (!Apply(std::move(config), error)) {
     AdminServer::Close(std::move(admin_));
+    StopLoops();
     return false;
   }
   started_ = true;
+  LOG_INFO("event=workers count=%u", workers);
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
     uv_signal_init(loop_, s);
     s->data = this;
@@ -78,9 +79,6 @@ bool Server::Start(config::Config config, std::string* error) {
 }
 
 bool Server::Apply(config::Config next, std::string* error) {
-  if (next.workers != 1) {
-    LOG_WARN("event=config_note workers=%u note=\"this build runs one event loop\"", next.workers);
-  }
   // 1. DNS: a new client when its settings changed; resolvers follow it.
   std::unique_ptr<DnsClient> new_dns;
   if (!dns_ || !(next.dns == config_.dns)) {
@@ -107,38 +105,31 @@ bool Server::Apply(config::Config next, std::string* error) {
     services[s.id] = std::move(r);
   }
 
-  // 3. Listeners: keep sockets of unchanged binds, bind new ones; any failure undoes this step.
-  std::map<std::string, std::unique_ptr<Listener>> listeners;
-  std::vector<std::pair<Listener*, config::Listener>> updates;
+  // 3. Sockets for new binds, one set per worker; any failure closes them and undoes step 2.
+  std::vector<std::vector<ListenerPlan>> plans(loops_.size());
+  std::map<std::string, std::string> binds;
   bool ok = true;
   for (const auto& l : next.listeners) {
-    std::shared_ptr<const ServiceResolver> service = services.at(l.service);
-    auto old = listeners_.find(BindKey(l));
-    if (old != listeners_.end()) {
-      updates.emplace_back(old->second.get(), l);
-      listeners[BindKey(l)] = std::move(old->second);
-      listeners_.erase(old);
-      continue;
+    std::string key = BindKey(l);
+    bool kept = binds_.count(key) > 0;
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      ListenerPlan plan{key, l, services.at(l.service), &metrics_->ForListener(l.name), {}};
+      if (!kept && !Listener::Open(l, loops_.size() > 1, &plan.fds, error)) ok = false;
+      plans[i].push_back(std::move(plan));
+      if (!ok) break;
     }
-    auto listener =
-        std::make_unique<Listener>(&worker_, l, service, &metrics_->ForListener(l.name));
-    bool bound = listener->Bind(error);
-    listeners[BindKey(l)] = std::move(listener);
-    if (!bound) {
-      ok = false;
-      break;
+    if (!ok) break;
+    if (!kept) {
+      LOG_INFO("listener=%s event=listening bind=%s protocol=%s service=%s", l.name.c_str(),
+               key.c_str(), l.protocol == config::Protocol::kTcp ? "tcp" : "http",
+               l.service.c_str());
     }
+    binds[key] = l.name;
   }
   if (!ok) {
-    // Put the kept parts back, close the new ones; the running config stays as it was.
-    for (auto& entry : listeners) {
-      Listener* l = entry.second.get();
-      bool kept =
-          std::any_of(updates.begin(), updates.end(), [l](const auto& u) { return u.first == l; });
-      if (kept) {
-        listeners_[entry.first] = std::move(entry.second);
-      } else {
-        Listener::Close(std::move(entry.second));
+    for (auto& plan : plans) {
+      for (auto& p : plan) {
+        for (int fd : p.fds) ::close(fd);
       }
     }
     for (auto& [id, r] : services) {
@@ -152,20 +143,20 @@ bool Server::Apply(config::Config next, std::string* error) {
     return false;
   }
 
-  // 4. Commit: retire what the new config dropped, then start what it added.
-  for (auto& [l, c] : updates) {
-    l->Update(c, services.at(c.service), &metrics_->ForListener(c.name));
+  // 4. Commit: every worker switches to the new listeners, then what the config dropped retires.
+  for (const auto& [key, name] : binds_) {
+    if (!binds.count(key)) LOG_INFO("listener=%s event=closed bind=%s", name.c_str(), key.c_str());
   }
-  for (auto& [key, l] : listeners_) {
-    LOG_INFO("listener=%s event=closed bind=%s", l->config().name.c_str(), key.c_str());
-    Listener::Close(std::move(l));
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    loops_[i]->Run(
+        [plan = std::move(plans[i])](WorkerLoop& w) mutable { w.ApplyListeners(std::move(plan)); });
   }
   for (auto& [id, r] : services_) ServiceResolver::Close(std::move(r));
   if (new_dns) {
     if (dns_) DnsClient::Close(std::move(dns_));
     dns_ = std::move(new_dns);
   }
-  listeners_ = std::move(listeners);
+  binds_ = std::move(binds);
   services_ = std::move(services);
   config_ = std::move(next);
   for (ServiceResolver* r : to_start) r->Start();
@@ -179,6 +170,8 @@ void Server::Reload() {
   std::string error;
   if (loaded.config && !(loaded.config->admin_bind == config_.admin_bind)) {
     error = "admin.bind cannot change on reload (restart to move it)";
+  } else if (loaded.config && loaded.config->workers != config_.workers) {
+    error = "workers cannot change on reload (restart to apply it)";
   }
   if (!loaded.config || !error.empty() || !Apply(std::move(*loaded.config), &error)) {
     for (const auto& e : loaded.errors) LOG_ERROR("event=config_error %s", e.ToString().c_str());
@@ -188,52 +181,59 @@ void Server::Reload() {
     return;
   }
   metrics_->ConfigReload(true).Increment();
-  LOG_INFO("event=reloaded listeners=%zu services=%zu", listeners_.size(), services_.size());
+  LOG_INFO("event=reloaded listeners=%zu services=%zu", binds_.size(), services_.size());
 }
 
 void Server::Drain(const char* signal) {
   if (draining_) {
-    LOG_WARN("event=shutdown_now signal=%s sessions=%zu", signal, worker_.sessions.size());
-    worker_.sessions.AbortAll();
+    LOG_WARN("event=shutdown_now signal=%s", signal);
+    for (auto& l : loops_) l->Run([](WorkerLoop& w) { w.AbortSessions(); });
     return;
   }
   draining_ = true;
-  LOG_INFO("event=draining signal=%s sessions=%zu timeout_ms=%" PRId64, signal,
-           worker_.sessions.size(), static_cast<int64_t>(config_.drain_timeout.count()));
-  for (auto& [key, l] : listeners_) Listener::Close(std::move(l));
-  listeners_.clear();
-  worker_.sessions.DrainAll();  // idle keep-alive connections close now, busy ones after
-  if (worker_.sessions.size() == 0) {
-    Shutdown();
-    return;
-  }
-  worker_.sessions.OnEmpty([this] { Shutdown(); });
+  LOG_INFO("event=draining signal=%s workers=%zu timeout_ms=%" PRId64, signal, loops_.size(),
+           static_cast<int64_t>(config_.drain_timeout.count()));
+  binds_.clear();
   uv_timer_start(
       &drain_timer_,
       [](uv_timer_t* t) {
         auto* s = static_cast<Server*>(t->data);
-        LOG_WARN("event=drain_timeout aborting=%zu", s->worker_.sessions.size());
-        s->worker_.sessions.AbortAll();
+        LOG_WARN("event=drain_timeout");
+        for (auto& l : s->loops_) l->Run([](WorkerLoop& w) { w.AbortSessions(); });
       },
       static_cast<uint64_t>(config_.drain_timeout.count()), 0);
+  WorkerLoop* main = loops_.front().get();
+  for (auto& l : loops_) {
+    // Each worker closes its listeners and idle connections, and reports here once empty (which
+    // may be at once: the last report shuts the server down).
+    l->Run([this, main](WorkerLoop& w) {
+      LOG_INFO("event=worker_draining worker=%u sessions=%zu", w.index(), w.sessions());
+      w.Drain([this, main] { main->Run([this](WorkerLoop&) { OnLoopDrained(); }); });
+    });
+  }
+}
+
+void Server::OnLoopDrained() {
+  if (++loops_drained_ == loops_.size()) Shutdown();
 }
 
 void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   LOG_INFO("event=stopped");
-  worker_.sessions.OnEmpty(nullptr);
-  for (auto& [key, l] : listeners_) Listener::Close(std::move(l));
-  listeners_.clear();
   for (auto& [id, r] : services_) ServiceResolver::Close(std::move(r));
   services_.clear();
   if (dns_) DnsClient::Close(std::move(dns_));
   if (admin_) AdminServer::Close(std::move(admin_));
-  pool_->CloseAll();
+  StopLoops();
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+}
+
+void Server::StopLoops() {
+  for (auto& l : loops_) l->Run([](WorkerLoop& w) { w.Stop(); });
 }
 
 bool Server::Ready() const {

@@ -4,10 +4,14 @@
 //                         │                                │
 //   Server ── DnsClient ◄─┼── ServiceResolver (per service) ── EndpointSnapshot ──┐
 //      │                  │                                                       │ read per
-//      ├── Listener (per bind) ── accept ─┬─ TcpSession ── pod (by ordinal) ◄─────┘ connection
-//      │                                  └─ HttpSession ── per request ── UpstreamPool ── pod
-//      ├── Worker: SessionSet + BufferPool + UpstreamPool (sessions outlive their listener)
+//      ├── WorkerLoop (per worker; 0 is this loop, others have threads)             │ connection
+//      │     └─ Listener (per bind) ── accept ─┬─ TcpSession ── pod (by ordinal) ◄──┘ or request
+//      │                                       └─ HttpSession ── per request ── UpstreamPool ── pod
 //      └── AdminServer: /metrics /healthz /ready /endpoints
+//
+// The Server runs on the main loop. It opens every listening socket itself (one set per worker),
+// so a start or reload either binds everything or changes nothing, then hands each worker its
+// listeners; resolvers publish snapshots that every worker reads without locks.
 #pragma once
 
 #include <uv.h>
@@ -22,8 +26,7 @@
 #include "proxy/dns_client.h"
 #include "proxy/listener.h"
 #include "proxy/service_resolver.h"
-#include "proxy/upstream_pool.h"
-#include "proxy/worker.h"
+#include "proxy/worker_loop.h"
 
 namespace podrouter {
 
@@ -42,7 +45,9 @@ class Server {
   bool Apply(config::Config next, std::string* error);
   void Reload();
   void Drain(const char* signal);
+  void OnLoopDrained();
   void Shutdown();
+  void StopLoops();
   bool Ready() const;
   AdminResponse HandleAdmin(const std::string& method, const std::string& path);
   std::string EndpointsJson() const;
@@ -50,12 +55,12 @@ class Server {
   uv_loop_t* loop_;
   std::string config_path_;
   metrics::Metrics* metrics_;
-  Worker worker_;
-  std::unique_ptr<UpstreamPool> pool_;
+  std::vector<std::unique_ptr<WorkerLoop>> loops_;
+  size_t loops_drained_ = 0;
   config::Config config_;
   std::unique_ptr<DnsClient> dns_;
   std::map<std::string, std::shared_ptr<ServiceResolver>> services_;  // by service id
-  std::map<std::string, std::unique_ptr<Listener>> listeners_;        // by bind address
+  std::map<std::string, std::string> binds_;  // listener name by running bind address
   std::unique_ptr<AdminServer> admin_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 namespace podrouter {
 
@@ -34,7 +35,7 @@ class SessionSet {
   // From a session's last close callback: the session is destroyed here.
   void Remove(Session* session) {
     sessions_.erase(session);
-    if (sessions_.empty() && on_empty_) on_empty_();
+    if (sessions_.empty() && on_empty_) std::exchange(on_empty_, nullptr)();
   }
 
   size_t size() const { return sessions_.size(); }
@@ -49,6 +50,7 @@ class SessionSet {
     for (auto& [raw, session] : sessions_) session->Drain();
   }
 
+  // Runs `callback` once, when the set next becomes empty.
   void OnEmpty(std::function<void()> callback) { on_empty_ = std::move(callback); }
 
  private:

@@ -3,10 +3,43 @@
 
 namespace podrouter {
 
+namespace {
+
+constexpr size_t kGatherBytes = 16 * 1024;  // larger writes are not copied while corked
+constexpr unsigned kMaxBufs = 8;
+
+}  // namespace
+
 int StreamWriter::Write(const uv_buf_t* bufs, unsigned count) {
   size_t total = 0;
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
   if (total == 0) return 0;
+  if (!corked_ || (gathered_.empty() && total > kGatherBytes)) return WriteNow(bufs, count, total);
+  if (gathered_.size() + total <= kGatherBytes) {
+    for (unsigned i = 0; i < count; ++i) gathered_.append(bufs[i].base, bufs[i].len);
+    return 0;
+  }
+  // The gathered bytes go first, in the same writev.
+  uv_buf_t all[kMaxBufs];
+  unsigned n = 0;
+  all[n++] = uv_buf_init(gathered_.data(), static_cast<unsigned>(gathered_.size()));
+  for (unsigned i = 0; i < count && n < kMaxBufs; ++i) all[n++] = bufs[i];
+  if (n != count + 1) return UV_E2BIG;  // callers pass at most three buffers
+  int rc = WriteNow(all, n, total + gathered_.size());
+  gathered_.clear();  // WriteNow copied what the socket did not take
+  return rc;
+}
+
+int StreamWriter::Uncork() {
+  corked_ = false;
+  if (gathered_.empty()) return 0;
+  uv_buf_t b = uv_buf_init(gathered_.data(), static_cast<unsigned>(gathered_.size()));
+  int rc = WriteNow(&b, 1, gathered_.size());
+  gathered_.clear();
+  return rc;
+}
+
+int StreamWriter::WriteNow(const uv_buf_t* bufs, unsigned count, size_t total) {
   int written = uv_try_write(stream_, bufs, count);
   if (written == static_cast<int>(total)) return 0;
   if (written < 0 && written != UV_EAGAIN) return written;

@@ -1,7 +1,8 @@
 // StreamWriter: writes to one libuv stream. uv_try_write first; whatever the socket does not take
 // is copied and queued with uv_write. It counts unsent bytes so the caller can stop reading the
 // other side above the high watermark, and tells its observer when the queue drains below the low
-// one (or fails).
+// one (or fails). While corked, small writes are gathered (copied) and leave together, so a
+// response head and its body cost one writev rather than one write each.
 #pragma once
 
 #include <uv.h>
@@ -37,6 +38,17 @@ class StreamWriter {
     return Write(&b, 1);
   }
 
+  // Gathers writes until Uncork(); a write that does not fit the gather buffer takes the
+  // gathered bytes along in its writev.
+  void Cork() { corked_ = true; }
+  // Writes what was gathered; returns 0 or a libuv error.
+  int Uncork();
+  // Forgets what was gathered (the stream is being reset).
+  void DropCorked() {
+    corked_ = false;
+    gathered_.clear();
+  }
+
   size_t unsent() const { return unsent_; }
   bool above_high() const { return unsent_ > kHighWatermark; }
 
@@ -47,11 +59,14 @@ class StreamWriter {
     std::string data;
   };
   static void OnWrite(uv_write_t* req, int status);
+  int WriteNow(const uv_buf_t* bufs, unsigned count, size_t total);
 
   uv_stream_t* stream_ = nullptr;
   Observer* observer_ = nullptr;
   size_t unsent_ = 0;
   bool was_high_ = false;
+  bool corked_ = false;
+  std::string gathered_;  // while corked; its storage is kept between uses
 };
 
 }  // namespace podrouter

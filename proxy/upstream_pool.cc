@@ -173,6 +173,7 @@ void UpstreamConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
     buffers.Put(std::move(buffer));
     return;
   }
+  owner->CorkClient();
   while (len > 0) {
     HttpParser::Result r = c->parser_.Feed(data, len);
     data += r.consumed;
@@ -199,6 +200,7 @@ void UpstreamConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
     owner->OnUpstreamComplete(c, /*clean=*/len == 0);
     break;
   }
+  owner->UncorkClient();  // the session outlives this call: it ends in close callbacks only
   buffers.Put(std::move(buffer));
 }
 

@@ -204,6 +204,7 @@ class Podrouter:
         self.log_path = os.path.join(workdir, "podrouter.log")
         self.proc = None
         self.start_args = {}  # extra subprocess.Popen arguments (e.g. a preexec_fn with limits)
+        self.log_level = "debug"
 
     def write(self, config):
         """Writes the config file; dicts get this router's admin bind unless they set one."""
@@ -215,7 +216,7 @@ class Podrouter:
 
     def start(self, wait_ready=True):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "run", "--config", self.path, "--log-level", "debug"],
+        self.proc = subprocess.Popen([BIN, "run", "--config", self.path, "--log-level", self.log_level],
                                      stdout=self.log, stderr=self.log, **self.start_args)
         if wait_ready:
             wait_for(lambda: self.admin("/ready")[0] == 200, what="podrouter /ready")
@@ -375,6 +376,8 @@ class TestBed(unittest.TestCase):
             "services": services,
             "listeners": listeners,
         }
+        if os.environ.get("PODROUTER_WORKERS"):  # the whole suite with N workers
+            config["workers"] = int(os.environ["PODROUTER_WORKERS"])
         config.update(extra)
         return config
 

@@ -125,6 +125,8 @@ class Soak:
                  "route": {"ordinal": "port_offset"}},
             ],
         }
+        if os.environ.get("PODROUTER_WORKERS"):
+            self.config["workers"] = int(os.environ["PODROUTER_WORKERS"])
         self.router = Podrouter(self.tmp, self.config)
         self.router.start()
 
@@ -314,7 +316,8 @@ class Soak:
         time.sleep(min(5, self.args.duration / 6))
         pid = self.router.proc.pid
         with open(f"/proc/{pid}/maps") as f:
-            self.sanitized = "libasan" in f.read()
+            maps = f.read()
+            self.sanitized = "libasan" in maps or "libtsan" in maps
         baseline = (rss_kib(pid), fds(pid))
         self.chaos(deadline)
         for t in threads:
@@ -331,10 +334,11 @@ class Soak:
         checks = []
         checks.append(("no violations", not s.violations, f"{len(s.violations)} violations"))
         if self.sanitized:
-            # ASan keeps freed memory in quarantine, so RSS says nothing here; LeakSanitizer
-            # checks for leaks when podrouter exits (close() fails on any report).
+            # ASan keeps freed memory in quarantine and TSan keeps history, so RSS says nothing
+            # here; LeakSanitizer checks for leaks when podrouter exits (close() fails on any
+            # report).
             checks.append(("RSS back near baseline", True,
-                           f"{baseline[0]} KiB -> {end[0]} KiB (ASan build: not judged)"))
+                           f"{baseline[0]} KiB -> {end[0]} KiB (sanitizer build: not judged)"))
         else:
             checks.append(("RSS back near baseline", end[0] <= baseline[0] + 4096,
                            f"{baseline[0]} KiB -> {end[0]} KiB"))

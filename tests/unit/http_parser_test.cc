@@ -13,7 +13,7 @@ class Recorder : public HttpParser::Delegate {
   bool OnHead(HttpHead& head, std::string*) override {
     log +=
         "H[" + (head.method.empty() ? std::to_string(head.status) : head.method + " " + head.url);
-    for (const auto& h : head.headers) log += " " + h.name + "=" + h.value;
+    for (const auto& h : head.headers()) log += " " + h.name + "=" + h.value;
     log += "]";
     return true;
   }
