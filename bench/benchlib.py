@@ -1,6 +1,7 @@
 """Shared pieces of the benchmark scripts: process CPU and memory readings, helper processes,
 medians and the Markdown table."""
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -10,6 +11,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 BUILD = os.path.join(ROOT, "build")
 PODROUTER = os.path.join(BUILD, "proxy", "podrouter")
+
+
+def raise_fd_limit(want=65536):
+    """Lifts this process's descriptor limit (inherited by every proxy it starts) towards `want`:
+    10,000 idle connections need 20,000+ descriptors in a proxy. Raising the hard limit needs
+    root; otherwise the soft limit goes up to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+raise_fd_limit()
 
 
 def process_tree(pid):

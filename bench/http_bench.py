@@ -4,15 +4,18 @@ one pod, against the same three pods, interleaved round by round. Prints medians
 HAProxy.
 
   podrouter  route: {shard_key: {header: x-shard-key}}, pooled keep-alive to the pods
-  haproxy    balance hdr(x-shard-key), hash-type consistent, http-reuse always, nbthread 1
-  nginx      hash $http_x_shard_key consistent, upstream keepalive, worker_processes 1
+  haproxy    balance hdr(x-shard-key), hash-type consistent, http-reuse always, nbthread N
+  nginx      hash $http_x_shard_key consistent, upstream keepalive, worker_processes N
   direct     wrk straight at one pod
+  (N = --workers, podrouter's `workers: N`)
 
-Loads (wrk, 1 thread): small responses on 50 kept-alive connections with a random shard key per
-request, and 64 KiB responses on 10 connections. Reports requests/s, p50 and p99 latency and the
-proxy's CPU µs per request (its own CPU time over the requests it served).
+Loads (wrk, 1 thread, a random shard key per request): small responses on 50 kept-alive
+connections; small responses with a new connection per request (Connection: close, 50
+connections); 64 KiB responses on 10 kept-alive connections. Reports requests/s, p50 and p99
+latency, the proxy's CPU µs per request (its own CPU time over the requests it served) and its RSS.
 
-Usage: bench/http_bench.py [--rounds N] [--seconds S] [--markdown FILE]
+Usage: bench/http_bench.py [--rounds N] [--seconds S] [--workers N] [--loads small,close,64k]
+                           [--markdown FILE] [--json FILE]
 Needs the release build (scripts/build), haproxy, nginx, wrk and dnsmasq (scripts/setup).
 """
 import argparse
@@ -32,16 +35,22 @@ PODS = {"web-0": "127.0.1.1", "web-1": "127.0.1.2", "web-2": "127.0.1.3"}
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
+# A random shard key per request; CLOSE adds Connection: close (a new connection per request).
 LUA = """
 math.randomseed(os.time())
 request = function()
-  return wrk.format(nil, nil, {["X-Shard-Key"] = "user-" .. math.random(1, 1000000)})
+  return wrk.format(nil, nil, {["X-Shard-Key"] = "user-" .. math.random(1, 1000000)%s})
 end
 """
+LOADS = {  # name: (label, path, connections, lua extra headers)
+    "small": ("small, 50 kept-alive conns", "/small", 50, ""),
+    "close": ("small, new conn per request", "/small", 50, ', ["Connection"] = "close"'),
+    "64k": ("64 KiB, 10 kept-alive conns", "/big", 10, ""),
+}
 
 
-def nginx_conf(tmp, body):
-    return f"""worker_processes 1;
+def nginx_conf(tmp, body, workers=1):
+    return f"""worker_processes {workers};
 daemon off;
 pid {tmp}/nginx-{abs(hash(body))}.pid;
 error_log stderr error;
@@ -73,18 +82,13 @@ def parse_wrk(text):
             int(bad.group(1)) if bad else 0, errors.group(1) if errors else "")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
-    args = ap.parse_args()
+def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
+    """Runs the loads through every path; returns {path: {metric: [values per round]}} and notes."""
     if not os.path.exists(PODROUTER):
         sys.exit(f"missing {PODROUTER}: run scripts/build first")
     for tool in (NGINX, HAPROXY, shutil.which("wrk")):
         if not tool or not os.path.exists(tool):
             sys.exit("missing nginx, haproxy or wrk: run scripts/setup first")
-
     tmp = tempfile.mkdtemp(prefix="podrouter-bench-http-")
     procs = []
     dns = Dnsmasq(tmp, ttl=30)
@@ -92,8 +96,9 @@ def main():
         pod_port = free_port("127.0.1.1")
         with open(os.path.join(tmp, "big"), "wb") as f:
             f.write(os.urandom(64 * 1024))
-        with open(os.path.join(tmp, "lua"), "w") as f:
-            f.write(LUA)
+        for load in loads:
+            with open(os.path.join(tmp, f"{load}.lua"), "w") as f:
+                f.write(LUA % LOADS[load][3])
         servers = "\n".join(f"""  server {{
     listen {ip}:{pod_port} reuseport;
     location /small {{ add_header X-Pod {pod}; return 200 "ok {pod}\\n"; }}
@@ -108,6 +113,7 @@ def main():
 
         pr_port, pr_admin, ha_port, ng_port = free_port(), free_port(), free_port(), free_port()
         config = {
+            "workers": workers,
             "admin": {"bind": f"127.0.0.1:{pr_admin}"},
             "dns": {"servers": [f"127.0.0.1:{dns.port}"]},
             "services": {"web": {"name": "web.default.svc.cluster.local", "discovery": "srv",
@@ -126,7 +132,7 @@ def main():
         with open(os.path.join(tmp, "haproxy.cfg"), "w") as f:
             f.write(f"""global
   maxconn 8000
-  nbthread 1
+  nbthread {workers}
 defaults
   mode http
   option http-keep-alive
@@ -154,13 +160,13 @@ backend pods
     keepalive 64;
   }}
   server {{
-    listen 127.0.0.1:{ng_port};
+    listen 127.0.0.1:{ng_port}{" reuseport" if workers > 1 else ""};
     location / {{
       proxy_pass http://pods;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }}
-  }}"""))
+  }}""", workers))
         nginx = start([NGINX, "-c", os.path.join(tmp, "proxy.conf")],
                       log=os.path.join(tmp, "nginx.log"))
         procs.append(nginx)
@@ -176,21 +182,21 @@ backend pods
             "haproxy": (f"http://127.0.0.1:{ha_port}", haproxy.pid),
             "nginx": (f"http://127.0.0.1:{ng_port}", nginx.pid),
         }
-        loads = [("small", "/small", 50), ("64k", "/big", 10)]
         results = {n: {} for n in paths}
         idle = {n: rss_kib(pid) for n, (_, pid) in paths.items() if pid}
         notes = []
         order = list(paths)
-        for r in range(args.rounds):
-            order = order[1:] + order[:1]
+        for r in range(rounds):
+            order = order[1:] + order[:1]  # rotate so no path always runs first
             for name in order:
                 url, pid = paths[name]
-                for load, path, conns in loads:
+                for load in loads:
+                    _, path, conns, _ = LOADS[load]
                     cpu0 = cpu_seconds(pid) if pid else 0
                     out = subprocess.run(
-                        ["wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency", "-s",
-                         os.path.join(tmp, "lua"), url + path],
-                        capture_output=True, text=True, timeout=args.seconds + 60)
+                        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
+                         os.path.join(tmp, f"{load}.lua"), url + path],
+                        capture_output=True, text=True, timeout=seconds + 60)
                     try:
                         rps, p50, p99, total, bad, errors = parse_wrk(out.stdout)
                     except AttributeError:
@@ -208,27 +214,48 @@ backend pods
                         res.setdefault(f"{load}_rss", []).append(rss_kib(pid))
                     if bad or errors:
                         notes.append(f"{name} {load} round {r + 1}: non-2xx {bad} {errors}")
-            print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+            print(f"http (workers {workers}) round {r + 1}/{rounds} done", file=sys.stderr)
         for name, rss in idle.items():
             results[name]["idle_rss"] = [rss]
-        rows = []
-        for load, label in (("small", "small, 50 conns"), ("64k", "64 KiB, 10 conns")):
-            rows += [(f"{label}: requests/s", f"{load}_rps", "{:.0f}"),
-                     (f"{label}: p50 ms", f"{load}_p50", "{:.3f}"),
-                     (f"{label}: p99 ms", f"{load}_p99", "{:.3f}"),
-                     (f"{label}: CPU µs/request", f"{load}_cpu", "{:.1f}"),
-                     (f"{label}: RSS under load KiB", f"{load}_rss", "{:.0f}")]
-        rows.append(("idle RSS KiB", "idle_rss", "{:.0f}"))
-        text = table(f"HTTP benchmark: {args.rounds} interleaved rounds of {args.seconds:g}s, "
-                     f"medians; wrk -t1; {os.cpu_count()} cores shared by wrk, proxy and pods",
-                     list(paths), rows, results)
-        text += "\n\n" + ("\n".join(notes) if notes else "every response was 2xx; no socket errors")
-        text += "\nraw: " + json.dumps(results)
-        emit(text, args.markdown)
+        return results, notes
     finally:
         stop_all(procs)
         dns.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rows(loads=("small", "close", "64k")):
+    out = []
+    for load in loads:
+        label = LOADS[load][0]
+        out += [(f"{label}: requests/s", f"{load}_rps", "{:.0f}"),
+                (f"{label}: p50 ms", f"{load}_p50", "{:.3f}"),
+                (f"{label}: p99 ms", f"{load}_p99", "{:.3f}"),
+                (f"{label}: CPU µs/request", f"{load}_cpu", "{:.1f}"),
+                (f"{label}: RSS under load KiB", f"{load}_rss", "{:.0f}")]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--loads", default="small,close,64k")
+    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("--json", help="write the raw results to this file")
+    args = ap.parse_args()
+    loads = args.loads.split(",")
+    results, notes = run(args.rounds, args.seconds, args.workers, loads)
+    text = table(f"HTTP benchmark: {args.rounds} interleaved rounds of {args.seconds:g}s, "
+                 f"medians; workers {args.workers}; wrk -t1; {os.cpu_count()} cores shared by "
+                 "wrk, proxy and pods", list(results), rows(loads) + [
+                     ("idle RSS KiB", "idle_rss", "{:.0f}")], results)
+    text += "\n\n" + ("\n".join(notes) if notes else "every response was 2xx; no socket errors")
+    emit(text, args.markdown)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "notes": notes}, f)
 
 
 if __name__ == "__main__":

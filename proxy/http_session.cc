@@ -460,9 +460,13 @@ void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const 
       ReasonPhrase(status) +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+  // Corked so the request is counted before the client can see the answer (with several
+  // workers, a client may read /metrics from another thread at once).
+  down_writer_.Cork();
   WriteToClient(wire);
   req_.status = status;
   EndRequest(close);
+  UncorkClient();
 }
 
 void HttpSession::EndRequest(bool close) {
