@@ -27,6 +27,11 @@ def raise_fd_limit(want=65536):
 raise_fd_limit()
 
 
+def fd_limit(want):
+    """`want` descriptors, or as many as this process (and so the proxies it starts) may have."""
+    return min(want, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+
 def process_tree(pid):
     """pid and its children (nginx and haproxy do their work in child processes)."""
     pids = [pid]

@@ -19,6 +19,7 @@ Usage: bench/http_bench.py [--rounds N] [--seconds S] [--workers N] [--loads sma
 Needs the release build (scripts/build), haproxy, nginx, wrk and dnsmasq (scripts/setup).
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import PODROUTER, cpu_seconds, emit, port_open, rss_kib, start, stop_all, table
+from benchlib import (PODROUTER, cpu_seconds, emit, fd_limit, port_open, rss_kib, start, stop_all,
+                      table)
 from testbed import Dnsmasq, free_port, wait_for
 
 PODS = {"web-0": "127.0.1.1", "web-1": "127.0.1.2", "web-2": "127.0.1.3"}
@@ -49,12 +51,13 @@ LOADS = {  # name: (label, path, connections, lua extra headers)
 }
 
 
-def nginx_conf(tmp, body, workers=1):
+def nginx_conf(tmp, body, workers=1, connections=8000):
     return f"""worker_processes {workers};
+worker_rlimit_nofile {fd_limit(2 * connections + 100)};
 daemon off;
 pid {tmp}/nginx-{abs(hash(body))}.pid;
 error_log stderr error;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {connections}; }}
 http {{
   access_log off;
   client_body_temp_path {tmp};
@@ -82,8 +85,16 @@ def parse_wrk(text):
             int(bad.group(1)) if bad else 0, errors.group(1) if errors else "")
 
 
-def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
-    """Runs the loads through every path; returns {path: {metric: [values per round]}} and notes."""
+def haproxy_maxconn(want):
+    """HAProxy insists on two descriptors per connection (maxsock), so a descriptor limit it
+    cannot raise caps its maxconn."""
+    return min(want, (fd_limit(2 * want + 300) - 300) // 2)
+
+
+@contextlib.contextmanager
+def targets(workers=1, max_conns=8000):
+    """Starts three nginx pods, dnsmasq and the three proxies, configured as equals with
+    `workers` each; yields (tmp dir, {path: (base URL, proxy pid or None)}) and stops them all."""
     if not os.path.exists(PODROUTER):
         sys.exit(f"missing {PODROUTER}: run scripts/build first")
     for tool in (NGINX, HAPROXY, shutil.which("wrk")):
@@ -96,16 +107,13 @@ def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
         pod_port = free_port("127.0.1.1")
         with open(os.path.join(tmp, "big"), "wb") as f:
             f.write(os.urandom(64 * 1024))
-        for load in loads:
-            with open(os.path.join(tmp, f"{load}.lua"), "w") as f:
-                f.write(LUA % LOADS[load][3])
         servers = "\n".join(f"""  server {{
     listen {ip}:{pod_port} reuseport;
     location /small {{ add_header X-Pod {pod}; return 200 "ok {pod}\\n"; }}
     location /big {{ alias {tmp}/big; }}
   }}""" for pod, ip in PODS.items())
         with open(os.path.join(tmp, "pods.conf"), "w") as f:
-            f.write(nginx_conf(tmp, servers))
+            f.write(nginx_conf(tmp, servers, connections=max_conns))
         procs.append(start([NGINX, "-c", os.path.join(tmp, "pods.conf")],
                            log=os.path.join(tmp, "pods.log")))
         dns.add_headless_service("web", "http", pod_port, PODS)
@@ -115,6 +123,7 @@ def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
         config = {
             "workers": workers,
             "admin": {"bind": f"127.0.0.1:{pr_admin}"},
+            "limits": {"max_connections": max_conns},
             "dns": {"servers": [f"127.0.0.1:{dns.port}"]},
             "services": {"web": {"name": "web.default.svc.cluster.local", "discovery": "srv",
                                  "port_name": "http", "replicas": 3}},
@@ -131,7 +140,8 @@ def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
         backends = "\n".join(f"  server {pod} {ip}:{pod_port}" for pod, ip in PODS.items())
         with open(os.path.join(tmp, "haproxy.cfg"), "w") as f:
             f.write(f"""global
-  maxconn 8000
+  maxconn {haproxy_maxconn(max_conns)}
+  ulimit-n {fd_limit(2 * max_conns + 300)}
   nbthread {workers}
 defaults
   mode http
@@ -166,7 +176,7 @@ backend pods
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }}
-  }}""", workers))
+  }}""", workers, 2 * max_conns))
         nginx = start([NGINX, "-c", os.path.join(tmp, "proxy.conf")],
                       log=os.path.join(tmp, "nginx.log"))
         procs.append(nginx)
@@ -182,6 +192,19 @@ backend pods
             "haproxy": (f"http://127.0.0.1:{ha_port}", haproxy.pid),
             "nginx": (f"http://127.0.0.1:{ng_port}", nginx.pid),
         }
+        yield tmp, paths
+    finally:
+        stop_all(procs)
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
+    """Runs the loads through every path; returns {path: {metric: [values per round]}} and notes."""
+    with targets(workers) as (tmp, paths):
+        for load in loads:
+            with open(os.path.join(tmp, f"{load}.lua"), "w") as f:
+                f.write(LUA % LOADS[load][3])
         results = {n: {} for n in paths}
         idle = {n: rss_kib(pid) for n, (_, pid) in paths.items() if pid}
         notes = []
@@ -218,10 +241,6 @@ backend pods
         for name, rss in idle.items():
             results[name]["idle_rss"] = [rss]
         return results, notes
-    finally:
-        stop_all(procs)
-        dns.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rows(loads=("small", "close", "64k")):

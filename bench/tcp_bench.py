@@ -27,20 +27,14 @@ CONN_RATE = os.path.join(BUILD, "bench", "bench_conn_rate")
 POD_IP = "127.0.1.1"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--threads", type=int, default=2, help="conn/s client threads")
-    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
-    args = ap.parse_args()
+def run(rounds, seconds, threads=2):
+    """{path: {metric: [values per round]}} for bulk transfer and new connections."""
     for path in (PODROUTER, ECHO, CONN_RATE):
         if not os.path.exists(path):
             sys.exit(f"missing {path}: run scripts/build first")
     for tool in ("haproxy", "iperf3"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             sys.exit(f"missing {tool}: run scripts/setup first")
-
     tmp = tempfile.mkdtemp(prefix="podrouter-bench-")
     procs = []
     dns = Dnsmasq(tmp, ttl=30)
@@ -110,14 +104,14 @@ listen iperf
                           "failed": 0} for name in paths}
         idle_rss = {n: rss_kib(p[3]) for n, p in paths.items() if p[3]}
         order = list(paths)
-        for r in range(args.rounds):
+        for r in range(rounds):
             order = order[1:] + order[:1]  # rotate so no path always runs first
             for name in order:
                 ip, echo, iperf, pid = paths[name]
                 cpu0 = cpu_seconds(pid) if pid else 0
                 out = subprocess.run(["iperf3", "-c", ip, "-p", str(iperf), "-t",
-                                      str(args.seconds), "-J"], capture_output=True, text=True,
-                                     timeout=args.seconds + 30)
+                                      str(seconds), "-J"], capture_output=True, text=True,
+                                     timeout=seconds + 30)
                 report = json.loads(out.stdout)
                 bits = report["end"]["sum_received"]["bits_per_second"]
                 moved = report["end"]["sum_received"]["bytes"]
@@ -125,37 +119,49 @@ listen iperf
                 if pid:
                     results[name]["cpu_per_gb"].append((cpu_seconds(pid) - cpu0) / (moved / 1e9))
                 cpu0 = cpu_seconds(pid) if pid else 0
-                out = subprocess.run([CONN_RATE, ip, str(echo), str(args.seconds),
-                                      str(args.threads)], capture_output=True, text=True,
-                                     timeout=args.seconds + 30)
+                out = subprocess.run([CONN_RATE, ip, str(echo), str(seconds),
+                                      str(threads)], capture_output=True, text=True,
+                                     timeout=seconds + 30)
                 rate, failed = out.stdout.split()
                 results[name]["conns"].append(float(rate))
                 results[name]["failed"] += int(failed)
                 if pid:
                     used = cpu_seconds(pid) - cpu0
-                    results[name]["cpu_per_conn"].append(used / (float(rate) * args.seconds) * 1e6)
-            print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-
-        rows = [("bulk Gbit/s (iperf3)", "gbps", "{:.2f}"),
-                ("CPU s per GB moved", "cpu_per_gb", "{:.3f}"),
-                ("new connections/s", "conns", "{:.0f}"),
-                ("CPU µs per connection", "cpu_per_conn", "{:.1f}"),
-                ("idle RSS (KiB)", "idle_rss", "{:.0f}")]
+                    results[name]["cpu_per_conn"].append(used / (float(rate) * seconds) * 1e6)
+            print(f"tcp round {r + 1}/{rounds} done", file=sys.stderr)
         for name, rss in idle_rss.items():
             results[name]["idle_rss"] = [rss]
-        lines = [table(f"TCP benchmark: {args.rounds} interleaved rounds of {args.seconds:g}s, "
-                       f"medians; {os.cpu_count()} cores shared by client, proxy and pod",
-                       list(paths), rows, results)]
-        lines.append("")
-        lines.append("failed connections: " + ", ".join(
-            f"{n} {results[n]['failed']}" for n in paths))
-        lines.append("raw: " + json.dumps(results))
-        text = "\n".join(lines)
-        emit(text, args.markdown)
+        return results
     finally:
         stop_all(procs)
         dns.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+ROWS = [("bulk Gbit/s (iperf3)", "gbps", "{:.2f}"),
+        ("CPU s per GB moved", "cpu_per_gb", "{:.3f}"),
+        ("new connections/s", "conns", "{:.0f}"),
+        ("CPU µs per connection", "cpu_per_conn", "{:.1f}"),
+        ("idle RSS (KiB)", "idle_rss", "{:.0f}")]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--threads", type=int, default=2, help="conn/s client threads")
+    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    args = ap.parse_args()
+    results = run(args.rounds, args.seconds, args.threads)
+    lines = [table(f"TCP benchmark: {args.rounds} interleaved rounds of {args.seconds:g}s, "
+                   f"medians; {os.cpu_count()} cores shared by client, proxy and pod",
+                   list(results), ROWS, results)]
+    lines.append("")
+    lines.append("failed connections: " + ", ".join(
+        f"{n} {results[n]['failed']}" for n in results))
+    lines.append("raw: " + json.dumps(results))
+    emit("\n".join(lines), args.markdown)
+
 
 
 if __name__ == "__main__":

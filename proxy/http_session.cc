@@ -260,15 +260,23 @@ void HttpSession::OnRequestComplete() {
   if (state_ != State::kRequest) return;  // already answered (an early response or an error)
   state_ = State::kWaiting;
   req_.complete = true;
-  if (!req_.responded) {
-    uint64_t timeout = static_cast<uint64_t>(req_.listener->config.timeouts.request.count());
+  if (!req_.responded) ArmRequestTimer();
+}
+
+void HttpSession::ArmRequestTimer() {
+  const uint64_t timeout = static_cast<uint64_t>(req_.listener->config.timeouts.request.count());
+  request_deadline_ = uv_now(worker_->loop) + timeout;
+  // A pending expiry from an earlier request is kept when it is no later than this deadline
+  // (OnRequestTimeout then re-arms): most requests end without touching the timer heap.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&request_timer_)) ||
+      uv_timer_get_due_in(&request_timer_) > timeout) {
     uv_timer_start(&request_timer_, &OnRequestTimeout, timeout, 0);
   }
 }
 
 bool HttpSession::OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* error) {
   if (c != req_.up || closing_) return false;
-  uv_timer_stop(&request_timer_);
+  request_deadline_ = 0;
   const int status = head.status;
   if (status >= 100 && status < 200 && status != 101) {
     // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
@@ -393,7 +401,7 @@ void HttpSession::HandleUpstreamError(int status) {
   const bool connected = c->connected(), got_bytes = c->got_response_bytes();
   req_.up = nullptr;
   worker_->pool->Discard(c, true);
-  uv_timer_stop(&request_timer_);
+  request_deadline_ = 0;
   const std::string& pod = req_.endpoint->pod;
   if (state_ == State::kTunnel) {
     Close("pod_reset", true);
@@ -419,10 +427,7 @@ void HttpSession::HandleUpstreamError(int status) {
     req_.up->BeginRequest(req_.head);
     uv_buf_t b = uv_buf_init(replay.data(), static_cast<unsigned>(replay.size()));
     WriteToPod(&b, 1);
-    if (state_ == State::kWaiting) {
-      uint64_t timeout = static_cast<uint64_t>(req_.listener->config.timeouts.request.count());
-      uv_timer_start(&request_timer_, &OnRequestTimeout, timeout, 0);
-    }
+    if (state_ == State::kWaiting) ArmRequestTimer();
     return;
   }
   // Why the pod gave no usable answer: it refused, it broke the connection, or it spoke garbage.
@@ -441,6 +446,13 @@ void HttpSession::HandleUpstreamError(int status) {
 
 void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
   auto* s = static_cast<HttpSession*>(timer->data);
+  if (s->request_deadline_ == 0) return;  // no request waits: the timer rests
+  const uint64_t now = uv_now(s->worker_->loop);
+  if (now < s->request_deadline_) {
+    uv_timer_start(timer, &OnRequestTimeout, s->request_deadline_ - now, 0);
+    return;
+  }
+  s->request_deadline_ = 0;
   if (s->closing_ || s->req_.responded || !s->req_.up) return;
   s->worker_->pool->Discard(s->req_.up, true);
   s->req_.up = nullptr;
@@ -470,7 +482,7 @@ void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const 
 }
 
 void HttpSession::EndRequest(bool close) {
-  uv_timer_stop(&request_timer_);
+  request_deadline_ = 0;
   const double seconds = static_cast<double>(uv_hrtime() - req_.started_ns) / 1e9;
   metrics_->http_request_duration->Observe(seconds);
   worker_->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)

@@ -97,6 +97,7 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
 
   void ProcessClientBytes(const char* data, size_t len);
   void OnRequestComplete();
+  void ArmRequestTimer();  // the pod has timeouts.request from now to start its response
   void OnClientEof();
   void ResumeClient();  // continue with pipelined bytes, then read again
   void StartReadingClient();
@@ -128,7 +129,8 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   Request req_;
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;
-  int deferred_error_ = 0;  // an upstream failure seen while parsing client bytes
+  uint64_t request_deadline_ = 0;  // loop time the response head is due by; 0: none awaited
+  int deferred_error_ = 0;         // an upstream failure seen while parsing client bytes
   bool in_client_parse_ = false;
   bool reading_ = false;
   bool client_eof_ = false;

@@ -80,6 +80,12 @@ void UpstreamConn::OnTimer(uv_timer_t* timer) {
     c->Fail(c->connect_error_ ? c->connect_error_ : UV_ETIMEDOUT);
     return;
   }
+  if (c->owner_) return;  // leased since the timer was set: it rests until the next Release
+  const uint64_t idle = uv_now(c->pool_->worker_->loop) - c->idle_since_;
+  if (idle < UpstreamPool::kIdleTimeoutMs) {  // pooled again since: wait for the rest
+    uv_timer_start(timer, &OnTimer, UpstreamPool::kIdleTimeoutMs - idle, 0);
+    return;
+  }
   c->pool_->Discard(c);  // idle for too long in the pool
 }
 
@@ -237,8 +243,7 @@ UpstreamConn* UpstreamPool::Acquire(const Endpoint& endpoint, HttpSession* owner
     if (it != idle_.end() && !it->second.empty()) {
       UpstreamConn* c = it->second.back();
       it->second.pop_back();
-      uv_timer_stop(&c->timer_);
-      c->owner_ = owner;
+      c->owner_ = owner;  // the idle timer may still run: OnTimer ignores leased connections
       *reused = true;
       return c;
     }
@@ -261,7 +266,10 @@ void UpstreamPool::Release(UpstreamConn* c) {
   }
   c->ResumeReading();  // to notice the pod closing it
   idle.push_back(c);
-  uv_timer_start(&c->timer_, &UpstreamConn::OnTimer, kIdleTimeoutMs, 0);
+  c->idle_since_ = uv_now(worker_->loop);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&c->timer_))) {
+    uv_timer_start(&c->timer_, &UpstreamConn::OnTimer, kIdleTimeoutMs, 0);
+  }
 }
 
 void UpstreamPool::Unpool(UpstreamConn* c) {

@@ -292,6 +292,22 @@ class Failures(HttpBed):
         self.assertEqual(metric(r.metrics(), "podrouter_route_failures_total",
                                 reason="upstream_timeout"), 1)
 
+    def test_request_timeout_counts_from_each_request(self):
+        # The timer set for a quick request is not stopped when it ends: when it fires during a
+        # later request, that request must still get its full timeout.
+        port = free_port()
+        r = self.start(http_listener("one", port, {"ordinal": 0}, timeouts={"request": "600ms"}))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.assertEqual(self.get(conn, "/quick")[0], 200)
+        time.sleep(0.3)
+        started = time.monotonic()
+        self.assertEqual(self.get(conn, "/sleep/450")[0], 200)  # past the first deadline
+        status, _, _ = self.get(conn, "/sleep/2000")
+        self.assertEqual(status, 504)
+        self.assertGreaterEqual(time.monotonic() - started, 0.45 + 0.6)
+        self.assertEqual(metric(r.metrics(), "podrouter_route_failures_total",
+                                reason="upstream_timeout"), 1)
+
     def test_dead_pod_is_502(self):
         port = free_port()
         r = self.start(http_listener("one", port, {"ordinal": 3}))
