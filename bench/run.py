@@ -15,8 +15,9 @@ Prints the tables, writes them into docs/benchmarks.md (between the bench:result
 the raw numbers in docs/benchmarks.json, and plots requests/s and p99 per proxy to
 docs/benchmarks.png (gnuplot).
 
-Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--no-docs]
-  --quick   2 rounds of 2 s, to check that everything runs (about 4 minutes)
+Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--no-docs] [--from-json]
+  --quick       2 rounds of 2 s, to check that everything runs (about 4 minutes)
+  --from-json   rewrite the docs and the plot from docs/benchmarks.json without measuring
 Needs the release build and the bench tools: scripts/setup.
 """
 import argparse
@@ -60,8 +61,8 @@ def plot(results, png):
              ("w2_small", "small, 2 workers"), ("w2_close", "new conn, 2 workers")]
     data = png + ".dat"
     with open(data, "w") as f:
-        f.write("load " + " ".join(PATHS) + "\n")
         for metric in ("rps", "p99"):
+            f.write("load " + " ".join(PATHS) + "\n")  # each block's column titles
             for key, label in loads:
                 row = [median(results.get(p, {}).get(f"{key}_{metric}", [])) or float("nan")
                        for p in PATHS]
@@ -75,7 +76,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set xtics rotate by -25 scale 0
+set xtics rotate by -25 scale 0 offset -3,0
 set key top right
 set grid ytics
 set yrange [0:*]
@@ -91,7 +92,7 @@ unset multiplot
     os.unlink(data)
 
 
-def report(results, idle, args, micro_text):
+def report(results, idle, args, micro_text, date):
     http_rows = http_bench.rows()
     tcp_rows = [(label, key, fmt) for label, key, fmt in tcp_bench.ROWS if key != "idle_rss"]
     idle_rows = [("idle RSS at rest KiB", "idle_rss", "{:.0f}"),
@@ -122,7 +123,7 @@ def report(results, idle, args, micro_text):
     if notes:
         text += "\n\n" + "\n".join(notes)
     text += ("\n\n**Micro-benchmarks** (build/bench/micro_bench)\n\n```\n" + micro_text + "\n```")
-    stamp = (f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
+    stamp = (f"Run {date} on {platform.machine()}, {os.cpu_count()} cores, "
              f"kernel {platform.release()}; `bench/run.py --rounds {args.rounds} --seconds "
              f"{args.seconds:g}`.")
     return stamp + "\n\n" + text
@@ -135,9 +136,17 @@ def main():
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
+    ap.add_argument("--from-json", action="store_true")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.seconds = 2, 2
+    if args.from_json:
+        with open(os.path.join(DOCS, "benchmarks.json")) as f:
+            saved = json.load(f)
+        args.rounds, args.seconds = saved["rounds"], saved["seconds"]
+        text = report(saved["results"], saved["idle"], args, saved["micro"], saved["date"])
+        write_docs(text + "\n\n" + saved["problems"], saved["results"])
+        return
 
     results = {}
     http1, notes1 = http_bench.run(args.rounds, args.seconds, workers=1)
@@ -149,15 +158,22 @@ def main():
     for name, r in idle.items():
         results[name]["idle10k_kib"] = [r["idle_kib"]]
         results[name]["idle10k_per_conn"] = [r["per_conn_b"]]
-    text = report(results, idle, args, micro())
-    problems = notes1 + notes2
-    text += "\n\n" + ("\n".join(problems) if problems else
-                      "Every HTTP response was 2xx; wrk saw no socket errors.")
+    micro_text, date = micro(), str(datetime.date.today())
+    text = report(results, idle, args, micro_text, date)
+    problems = "\n".join(notes1 + notes2) or "Every HTTP response was 2xx; wrk saw no socket errors."
+    text += "\n\n" + problems
     print(text)
     if args.no_docs:
         return
     with open(os.path.join(DOCS, "benchmarks.json"), "w") as f:
-        json.dump({"results": results, "idle": idle}, f, indent=1)
+        json.dump({"rounds": args.rounds, "seconds": args.seconds, "date": date,
+                   "results": results, "idle": idle, "micro": micro_text, "problems": problems},
+                  f, indent=1)
+    write_docs(text, results)
+
+
+def write_docs(text, results):
+    """The plot, and the results section of docs/benchmarks.md."""
     plot(results, os.path.join(DOCS, "benchmarks.png"))
     path = os.path.join(DOCS, "benchmarks.md")
     with open(path) as f:

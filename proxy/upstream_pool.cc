@@ -9,19 +9,18 @@
 namespace podrouter {
 namespace {
 
-// The pod's address and port as bytes: short enough for the small-string buffer.
-std::string AddressKey(const sockaddr_storage& addr) {
+PodAddress AddressKey(const sockaddr_storage& addr) {
+  PodAddress key;
+  key.bytes[18] = addr.ss_family == AF_INET ? 4 : 6;
   if (addr.ss_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
-    std::string key(6, '\0');
-    memcpy(key.data(), &v4->sin_addr, 4);
-    memcpy(key.data() + 4, &v4->sin_port, 2);
+    memcpy(key.bytes.data(), &v4->sin_addr, 4);
+    memcpy(key.bytes.data() + 16, &v4->sin_port, 2);
     return key;
   }
   const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-  std::string key(18, '\0');
-  memcpy(key.data(), &v6->sin6_addr, 16);
-  memcpy(key.data() + 16, &v6->sin6_port, 2);
+  memcpy(key.bytes.data(), &v6->sin6_addr, 16);
+  memcpy(key.bytes.data() + 16, &v6->sin6_port, 2);
   return key;
 }
 

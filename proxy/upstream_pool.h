@@ -4,7 +4,10 @@
 #pragma once
 
 #include <uv.h>
+#include <xxhash.h>
 
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -21,6 +24,17 @@ namespace podrouter {
 
 class HttpSession;
 class UpstreamPool;
+
+// A pod's address (IPv4 or IPv6 bytes, the port, the family) as a fixed-size map key.
+struct PodAddress {
+  std::array<uint8_t, 19> bytes{};
+  bool operator==(const PodAddress&) const = default;
+  struct Hash {
+    size_t operator()(const PodAddress& a) const {
+      return static_cast<size_t>(XXH3_64bits(a.bytes.data(), a.bytes.size()));
+    }
+  };
+};
 
 class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer {
  public:
@@ -65,7 +79,7 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   UpstreamPool* pool_;
   HttpSession* owner_ = nullptr;
   uint64_t id_;
-  std::string key_;  // the pod's address: idle connections are found by it
+  PodAddress key_;  // idle connections are found by it
   std::string pod_;
   metrics::PodMetrics* metrics_;
   uv_tcp_t tcp_;
@@ -108,7 +122,7 @@ class UpstreamPool {
 
   Worker* worker_;
   uint64_t next_id_ = 1;
-  std::unordered_map<std::string, std::vector<UpstreamConn*>> idle_;
+  std::unordered_map<PodAddress, std::vector<UpstreamConn*>, PodAddress::Hash> idle_;
   std::unordered_map<UpstreamConn*, std::unique_ptr<UpstreamConn>> conns_;
 };
 
