@@ -104,7 +104,10 @@ struct Config {
   BindAddress admin_bind{"127.0.0.1", false, 9901, 9901};
   uint32_t workers = 1;  // 0: one per core
   Dns dns;
-  Millis drain_timeout{20000};
+  Millis drain_timeout{20000};  // the longest a drain may take
+  // A drain ends once no client connection has been open for this long (the application, which
+  // got its SIGTERM with podrouter's, has finished with it).
+  Millis drain_quiet{2000};
   Timeouts timeouts;
   Limits limits;
   std::vector<Service> services;  // in file order

@@ -3,6 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <set>
 #include <sstream>
 
@@ -49,15 +51,33 @@ std::vector<Document> Split(const std::string& input) {
   return docs;
 }
 
-// Where the pod spec lives, by kind.
-std::vector<std::string> PodSpecPath(const std::string& kind) {
+// Where the pod spec lives: by kind, and for kinds not named here (Argo Rollouts, OpenKruise
+// CloneSets, ...) wherever a pod template with a containers list is found at spec.template.
+std::vector<std::string> PodSpecPath(YAML::Node node, const std::string& kind) {
   if (kind == "Pod") return {"spec"};
+  if (kind == "CronJob") return {"spec", "jobTemplate", "spec", "template", "spec"};
   if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" ||
-      kind == "ReplicaSet" || kind == "Job") {
+      kind == "ReplicaSet" || kind == "ReplicationController" || kind == "Job") {
     return {"spec", "template", "spec"};
   }
-  if (kind == "CronJob") return {"spec", "jobTemplate", "spec", "template", "spec"};
+  YAML::Node at = node;
+  for (const char* key : {"spec", "template", "spec"}) {
+    if (!at.IsMap() || !at[key]) return {};
+    at.reset(at[key]);
+  }
+  if (at.IsMap() && at["containers"] && at["containers"].IsSequence()) {
+    return {"spec", "template", "spec"};
+  }
   return {};
+}
+
+// Pods that run to completion (Jobs, CronJobs, Pods that do not restart) would never complete
+// with an ordinary sidecar container still running: they get the native-sidecar form.
+bool RunsToCompletion(const std::string& kind, const YAML::Node& pod_spec) {
+  if (kind == "Job" || kind == "CronJob") return true;
+  if (kind != "Pod" || !pod_spec["restartPolicy"]) return false;
+  const YAML::Node policy = pod_spec["restartPolicy"];
+  return policy.IsScalar() && policy.Scalar() != "Always";
 }
 
 bool HasNamed(const YAML::Node& list, const std::string& name) {
@@ -110,7 +130,8 @@ YAML::Node Sidecar(const InjectOptions& o) {
 }
 
 // Adds what is missing to one pod spec; returns false when it already had the sidecar.
-bool InjectPodSpec(YAML::Node spec, const InjectOptions& o) {
+bool InjectPodSpec(YAML::Node spec, InjectOptions o, bool runs_to_completion) {
+  o.native_sidecar = o.native_sidecar || runs_to_completion;
   if (HasNamed(spec["containers"], kContainer) || HasNamed(spec["initContainers"], kContainer)) {
     return false;
   }
@@ -134,64 +155,146 @@ bool InjectPodSpec(YAML::Node spec, const InjectOptions& o) {
   return true;
 }
 
+enum class Outcome { kNotWorkload, kInjected, kAlready, kError };
+
+// Injects one object: a workload, or a List (what `kubectl get -o yaml` prints) of them. On
+// kError, *error says why.
+Outcome InjectObject(YAML::Node node, const InjectOptions& options, InjectResult* result,
+                     std::string* error) {
+  if (!node.IsMap() || !node["kind"] || !node["kind"].IsScalar()) return Outcome::kNotWorkload;
+  const std::string kind = node["kind"].Scalar();
+  if (kind.size() >= 4 && kind.compare(kind.size() - 4, 4, "List") == 0 && node["items"]) {
+    if (!node["items"].IsSequence()) {
+      *error = kind + " has no items list";
+      return Outcome::kError;
+    }
+    bool changed = false;
+    size_t index = 0;
+    for (YAML::Node item : node["items"]) {
+      Outcome o = InjectObject(item, options, result, error);
+      if (o == Outcome::kError) {
+        *error = kind + " item " + std::to_string(index) + ": " + *error;
+        return o;
+      }
+      changed = changed || o == Outcome::kInjected;
+      ++index;
+    }
+    if (changed) node["items"].SetStyle(YAML::EmitterStyle::Block);
+    return changed ? Outcome::kInjected : Outcome::kAlready;
+  }
+  const std::vector<std::string> path = PodSpecPath(node, kind);
+  if (path.empty()) return Outcome::kNotWorkload;
+  YAML::Node spec = node;
+  std::vector<YAML::Node> ancestors;
+  for (const auto& key : path) {
+    ancestors.push_back(spec);
+    spec.reset(spec[key]);  // rebinds; `spec = spec[key]` would overwrite the node itself
+    if (!spec.IsDefined() || !spec.IsMap()) break;
+  }
+  if (!spec.IsDefined() || !spec.IsMap() || !spec["containers"] ||
+      !spec["containers"].IsSequence()) {
+    *error = kind + " has no containers list in its pod spec";
+    return Outcome::kError;
+  }
+  if (!InjectPodSpec(spec, options, RunsToCompletion(kind, spec))) {
+    ++result->already;
+    return Outcome::kAlready;
+  }
+  ++result->injected;
+  // A flow collection cannot hold a block one: unfold the path down to the new entries so the
+  // sidecar reads like any hand-written container. Other entries keep their style.
+  for (auto& a : ancestors) a.SetStyle(YAML::EmitterStyle::Block);
+  spec.SetStyle(YAML::EmitterStyle::Block);
+  for (const char* list : {"containers", "initContainers", "volumes"}) {
+    if (spec[list]) spec[list].SetStyle(YAML::EmitterStyle::Block);
+  }
+  return Outcome::kInjected;
+}
+
+std::string Emit(const YAML::Node& node) {
+  YAML::Emitter emitter;
+  emitter.SetIndent(2);
+  emitter.SetSeqFormat(YAML::Block);
+  emitter << node;
+  return std::string(emitter.c_str()) + "\n";
+}
+
+// A document that holds JSON values one after another (`{...}{...}`, which kubectl accepts):
+// their source texts, or nothing when the document is not such a stream (then it is YAML).
+std::vector<std::string> SplitJsonStream(const std::string& text, std::string* error) {
+  std::vector<std::string> values;
+  size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || text[start] != '{') return values;
+  std::istringstream in(text);
+  in.seekg(static_cast<std::streamoff>(start));
+  while (true) {
+    in >> std::ws;
+    if (in.peek() == std::char_traits<char>::eof()) break;
+    const std::streamoff begin = in.tellg();
+    nlohmann::ordered_json value;
+    try {
+      in >> value;
+    } catch (const nlohmann::json::exception& e) {
+      if (values.empty()) return values;  // not JSON at all: YAML (a flow mapping) it is
+      *error = "JSON value " + std::to_string(values.size() + 1) + ": " + e.what();
+      return {};
+    }
+    in.clear();
+    std::streamoff end = in.tellg();
+    if (end < 0) end = static_cast<std::streamoff>(text.size());
+    values.push_back(text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+  }
+  if (values.size() == 1) values.clear();  // one JSON object is a YAML document like any other
+  return values;
+}
+
 }  // namespace
 
 InjectResult Inject(const std::string& manifests, const InjectOptions& options) {
   InjectResult result;
   std::string out;
   int index = 0;
+  auto fail = [&](const Document& doc, int line, const std::string& what) {
+    result.errors.push_back("document " + std::to_string(index) + " (line " +
+                            std::to_string(line >= 0 ? doc.first_line + line : doc.first_line) +
+                            "): " + what);
+  };
   for (const Document& doc : Split(manifests)) {
     ++index;
     out += doc.separator;
-    YAML::Node node;
-    try {
-      node = YAML::Load(doc.text);
-    } catch (const YAML::Exception& e) {
-      int line = e.mark.line >= 0 ? doc.first_line + e.mark.line : doc.first_line;
-      result.errors.push_back("document " + std::to_string(index) + " (line " +
-                              std::to_string(line) + "): " + e.msg);
+    std::string json_error;
+    std::vector<std::string> parts = SplitJsonStream(doc.text, &json_error);
+    if (!json_error.empty()) {
+      fail(doc, -1, json_error);
       continue;
     }
-    std::vector<std::string> path;
-    if (node.IsMap() && node["kind"] && node["kind"].IsScalar()) {
-      path = PodSpecPath(node["kind"].Scalar());
+    const bool stream = !parts.empty();
+    if (!stream) parts.push_back(doc.text);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      // Each value of a JSON stream becomes a document of its own.
+      if (stream && i > 0) out += "---\n";
+      YAML::Node node;
+      try {
+        node = YAML::Load(parts[i]);
+      } catch (const YAML::Exception& e) {
+        fail(doc, e.mark.line, e.msg);
+        continue;
+      }
+      std::string error;
+      switch (InjectObject(node, options, &result, &error)) {
+        case Outcome::kError:
+          fail(doc, -1, error);
+          break;
+        case Outcome::kInjected:
+          out += Emit(node);
+          break;
+        case Outcome::kNotWorkload:
+        case Outcome::kAlready:
+          out += parts[i];  // untouched, so injecting twice changes nothing
+          if (stream) out += "\n";
+          break;
+      }
     }
-    YAML::Node spec = node;
-    std::vector<YAML::Node> ancestors;
-    for (const auto& key : path) {
-      ancestors.push_back(spec);
-      spec.reset(spec[key]);  // rebinds; `spec = spec[key]` would overwrite the node itself
-      if (!spec.IsDefined() || !spec.IsMap()) break;
-    }
-    if (path.empty() || !spec.IsDefined() || !spec.IsMap()) {
-      out += doc.text;  // not a workload: untouched
-      continue;
-    }
-    if (!spec["containers"] || !spec["containers"].IsSequence()) {
-      result.errors.push_back("document " + std::to_string(index) + " (line " +
-                              std::to_string(doc.first_line) + "): " + node["kind"].Scalar() +
-                              " has no containers list in its pod spec");
-      continue;
-    }
-    if (!InjectPodSpec(spec, options)) {
-      ++result.already;
-      out += doc.text;  // injected before: untouched, so injecting twice changes nothing
-      continue;
-    }
-    ++result.injected;
-    // A flow collection cannot hold a block one: unfold the path down to the new entries so the
-    // sidecar reads like any hand-written container. Other entries keep their style.
-    for (auto& a : ancestors) a.SetStyle(YAML::EmitterStyle::Block);
-    spec.SetStyle(YAML::EmitterStyle::Block);
-    for (const char* list : {"containers", "initContainers", "volumes"}) {
-      if (spec[list]) spec[list].SetStyle(YAML::EmitterStyle::Block);
-    }
-    YAML::Emitter emitter;
-    emitter.SetIndent(2);
-    emitter.SetSeqFormat(YAML::Block);
-    emitter << node;
-    out += emitter.c_str();
-    out += "\n";
   }
   if (result.errors.empty()) result.output = std::move(out);
   return result;

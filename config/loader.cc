@@ -468,8 +468,8 @@ class Loader {
 
   void LoadRoot(const YAML::Node& root, Config* config) {
     if (!CheckMap(root, "",
-                  {"admin", "workers", "dns", "drain_timeout", "timeouts", "limits", "services",
-                   "listeners"})) {
+                  {"admin", "workers", "dns", "drain_timeout", "drain_quiet", "timeouts", "limits",
+                   "services", "listeners"})) {
       return;
     }
     if (auto admin = root["admin"]) {
@@ -483,6 +483,9 @@ class Loader {
     if (auto v = root["dns"]) LoadDns(v, "dns", &config->dns);
     if (auto v = root["drain_timeout"]) {
       if (auto d = Duration(v, "drain_timeout")) config->drain_timeout = *d;
+    }
+    if (auto v = root["drain_quiet"]) {
+      if (auto d = Duration(v, "drain_quiet")) config->drain_quiet = *d;
     }
     // Defaults first: listeners copy them.
     if (auto v = root["timeouts"]) LoadTimeouts(v, "timeouts", &config->timeouts);

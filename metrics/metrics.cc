@@ -42,6 +42,8 @@ const char* ToString(RouteFailure r) {
       return "upstream_timeout";
     case RouteFailure::kUpstreamBadResponse:
       return "upstream_bad_response";
+    case RouteFailure::kUnsupportedTransferCoding:
+      return "unsupported_transfer_coding";
     case RouteFailure::kCount:
       break;
   }
@@ -98,7 +100,19 @@ Metrics::Metrics(const std::string& version)
       service_endpoints_(BuildGauge()
                              .Name("podrouter_service_endpoints")
                              .Help("Pods currently known for a service.")
-                             .Register(*registry_)) {
+                             .Register(*registry_)),
+      upstream_retries_total_(
+          BuildCounter()
+              .Name("podrouter_upstream_retries_total")
+              .Help("Requests sent again, on a fresh connection, after a pooled connection to "
+                    "the pod closed before answering (idempotent methods only).")
+              .Register(*registry_)),
+      dns_targets_without_ordinal_total_(
+          BuildCounter()
+              .Name("podrouter_dns_targets_without_ordinal_total")
+              .Help("DNS targets whose first label is not <statefulset>-<ordinal> (first seen; "
+                    "such pods serve balance routes only).")
+              .Register(*registry_)) {
   BuildGauge()
       .Name("podrouter_build_info")
       .Help("Always 1; the version label names the build.")
@@ -144,6 +158,7 @@ ServiceMetrics& Metrics::ForService(const std::string& service) {
     slot->resolution_duration =
         &dns_resolution_duration_.Add({{"service", service}}, LatencyBuckets());
     slot->endpoints = &service_endpoints_.Add({{"service", service}});
+    slot->pods_without_ordinal = &dns_targets_without_ordinal_total_.Add({{"service", service}});
   }
   return *slot;
 }
@@ -159,6 +174,7 @@ PodMetrics& Metrics::ForPod(const std::string& service, const std::string& pod) 
     slot->connect_failures = &upstream_connect_failures_total_.Add(labels);
     slot->bytes_sent = &upstream_bytes_sent_total_.Add(labels);
     slot->bytes_received = &upstream_bytes_received_total_.Add(labels);
+    slot->retries = &upstream_retries_total_.Add(labels);
   }
   return *slot;
 }

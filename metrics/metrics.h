@@ -31,7 +31,8 @@ enum class RouteFailure {
   kBadOrdinal,           // the ordinal header is absent or not a number (400)
   kUpstreamReset,        // the pod closed or reset before a response (502)
   kUpstreamTimeout,      // no response head within timeouts.request (504)
-  kUpstreamBadResponse,  // the pod's response was not valid HTTP (502)
+  kUpstreamBadResponse,  // the pod's response was not valid HTTP, or not framed surely (502)
+  kUnsupportedTransferCoding,  // a request's transfer coding other than chunked (501)
   kCount
 };
 const char* ToString(RouteFailure r);
@@ -54,6 +55,7 @@ struct PodMetrics {
   Counter* connect_failures;
   Counter* bytes_sent;
   Counter* bytes_received;
+  Counter* retries;  // requests sent again on a fresh connection after a stale pooled one
 };
 
 struct ServiceMetrics {
@@ -62,6 +64,8 @@ struct ServiceMetrics {
   Counter* resolutions_error;
   Histogram* resolution_duration;
   Gauge* endpoints;
+  // DNS targets that are not `<statefulset>-<ordinal>`: routed by balance routes only.
+  Counter* pods_without_ordinal;
 };
 
 class Metrics {
@@ -94,6 +98,8 @@ class Metrics {
   prometheus::Family<Counter>& dns_resolutions_total_;
   prometheus::Family<Histogram>& dns_resolution_duration_;
   prometheus::Family<Gauge>& service_endpoints_;
+  prometheus::Family<Counter>& upstream_retries_total_;
+  prometheus::Family<Counter>& dns_targets_without_ordinal_total_;
   Counter* reload_ok_;
   Counter* reload_error_;
 

@@ -12,31 +12,48 @@ namespace podrouter {
 std::unique_ptr<DnsClient> DnsClient::Create(uv_loop_t* loop, const config::Dns& dns,
                                              std::string* error) {
   std::unique_ptr<DnsClient> client(new DnsClient(loop));
-  ares_options options{};
-  // Two tries per server: c-ares doubles the wait for the second, so both fit in dns.timeout.
-  options.timeout = static_cast<int>(std::max<int64_t>(dns.timeout.count() / 3, 50));
-  options.tries = 2;
-  options.flags = ARES_FLAG_EDNS;
-  options.ednspsz = 1232;  // DNS flag day 2020: fits any path MTU; bigger answers go over TCP
-  options.sock_state_cb = &DnsClient::OnSocketState;
-  options.sock_state_cb_data = client.get();
-  int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ |
-             ARES_OPT_SOCK_STATE_CB;
-  int rc = ares_init_options(&client->channel_, &options, mask);
-  if (rc != ARES_SUCCESS) {
-    *error = std::string("c-ares init: ") + ares_strerror(rc);
-    return nullptr;
-  }
-  if (!dns.servers.empty()) {
-    std::string csv;
-    for (const auto& s : dns.servers) csv += (csv.empty() ? "" : ",") + s;
-    rc = ares_set_servers_ports_csv(client->channel_, csv.c_str());
+  // Opens the channel with `flags`; on failure leaves no channel and says why.
+  auto open = [&](int flags) {
+    ares_options options{};
+    // Two tries per server: c-ares doubles the wait for the second, so both fit in dns.timeout.
+    options.timeout = static_cast<int>(std::max<int64_t>(dns.timeout.count() / 3, 50));
+    options.tries = 2;
+    options.flags = ARES_FLAG_EDNS | flags;
+    options.ednspsz = 1232;  // DNS flag day 2020: fits any path MTU; bigger answers go over TCP
+    options.sock_state_cb = &DnsClient::OnSocketState;
+    options.sock_state_cb_data = client.get();
+    int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ |
+               ARES_OPT_SOCK_STATE_CB;
+    int rc = ares_init_options(&client->channel_, &options, mask);
     if (rc != ARES_SUCCESS) {
-      *error = "c-ares servers " + csv + ": " + ares_strerror(rc);
-      ares_destroy(client->channel_);
+      *error = std::string("c-ares init: ") + ares_strerror(rc);
       client->channel_ = nullptr;
-      return nullptr;
+      return false;
     }
+    if (!dns.servers.empty()) {
+      std::string csv;
+      for (const auto& s : dns.servers) csv += (csv.empty() ? "" : ",") + s;
+      rc = ares_set_servers_ports_csv(client->channel_, csv.c_str());
+      if (rc != ARES_SUCCESS) {
+        *error = "c-ares servers " + csv + ": " + ares_strerror(rc);
+        ares_destroy(client->channel_);
+        client->channel_ = nullptr;
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!open(0)) return nullptr;
+  ares_addr_port_node* servers = nullptr;
+  if (ares_get_servers_ports(client->channel_, &servers) == ARES_SUCCESS) {
+    for (ares_addr_port_node* n = servers; n; n = n->next) ++client->servers_;
+    ares_free_data(servers);
+  }
+  if (client->servers_ == 1) {
+    // With one server there is nothing to fail over to, so c-ares may hand us SERVFAIL and
+    // REFUSED answers as they are (it reports them as "could not contact" otherwise).
+    ares_destroy(client->channel_);
+    if (!open(ARES_FLAG_NOCHECKRESP)) return nullptr;
   }
   uv_timer_init(loop, &client->timer_);
   client->timer_.data = client.get();
@@ -87,6 +104,37 @@ void DnsClient::Query(const std::string& name, int type, Callback callback) {
       },
       owned.release());
   ArmTimer();
+}
+
+std::string DnsClient::Describe(int status) const {
+  switch (status) {
+    case ARES_ESERVFAIL:
+      return "SERVFAIL (the DNS server could not answer)";
+    case ARES_EREFUSED:
+      return "REFUSED (the DNS server refused the query)";
+    case ARES_ENOTIMP:
+      return "NOTIMP (the DNS server does not do this query)";
+    case ARES_EFORMERR:
+      return "FORMERR (the DNS server could not read the query)";
+    case ARES_ENOTFOUND:
+      return "NXDOMAIN (no such name)";
+    case ARES_ENODATA:
+      return "no records of this type";
+    case ARES_ETIMEOUT:
+      return "timeout (no usable answer within dns.timeout)";
+    case ARES_EBADRESP:
+      return "malformed answer";
+    case ARES_ECONNREFUSED:
+      // c-ares 1.18 folds SERVFAIL and REFUSED into this when it fails over between servers.
+      return servers_ == 1 ? "connection refused (nothing answers at the DNS server's address)"
+                           : "no DNS server gave a usable answer (each answered SERVFAIL or "
+                             "REFUSED, or refused the connection)";
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+      return "cancelled";
+    default:
+      return ares_strerror(status);
+  }
 }
 
 void DnsClient::OnSocketState(void* data, ares_socket_t fd, int readable, int writable) {

@@ -29,6 +29,10 @@ class DnsClient {
   // `name` is absolute (ends with a dot): no search domains are tried.
   void Query(const std::string& name, int type, Callback callback);
 
+  // What an ARES_* status means, in the words of DNS operators (SERVFAIL, REFUSED, NXDOMAIN,
+  // timeout, connection refused), for logs and /endpoints.
+  std::string Describe(int status) const;
+
   DnsClient(const DnsClient&) = delete;
   DnsClient& operator=(const DnsClient&) = delete;
 
@@ -50,6 +54,7 @@ class DnsClient {
   uv_loop_t* loop_;
   ares_channel channel_ = nullptr;
   uv_timer_t timer_;
+  int servers_ = 0;  // name servers the channel uses
   std::unordered_map<ares_socket_t, std::unique_ptr<Poll>> polls_;
   int closing_handles_ = 0;
   std::unique_ptr<DnsClient> self_;  // set while closing: freed by the last close callback

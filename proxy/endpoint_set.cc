@@ -4,9 +4,24 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace podrouter {
+namespace {
+
+bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 bool MakeEndpoint(std::optional<uint32_t> ordinal, std::string pod, const std::string& address,
                   uint16_t port, Endpoint* out) {
@@ -88,18 +103,23 @@ std::string PodNameFromHost(std::string_view host) {
   return label;
 }
 
-std::optional<uint32_t> OrdinalFromHost(std::string_view host) {
+std::optional<uint32_t> OrdinalFromHost(std::string_view host, std::string_view statefulset) {
   std::string_view label = host.substr(0, host.find('.'));
-  size_t dash = label.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == label.size()) return std::nullopt;
-  std::string_view digits = label.substr(dash + 1);
-  if (digits.size() > 9) return std::nullopt;
-  uint32_t value = 0;
+  if (statefulset.empty() || label.size() < statefulset.size() + 2 ||
+      !EqualsIgnoreCaseAscii(label.substr(0, statefulset.size()), statefulset) ||
+      label[statefulset.size()] != '-') {
+    return std::nullopt;
+  }
+  std::string_view digits = label.substr(statefulset.size() + 1);
+  // Kubernetes ordinals are int32 (StatefulSet .spec.ordinals.start + index), written plainly.
+  if (digits.size() > 10 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+  uint64_t value = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<uint32_t>(c - '0');
+    value = value * 10 + static_cast<uint64_t>(c - '0');
   }
-  return value;
+  if (value > INT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(value);
 }
 
 }  // namespace podrouter

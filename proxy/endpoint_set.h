@@ -63,8 +63,11 @@ struct EndpointDiff {
 };
 EndpointDiff Diff(const EndpointSet& before, const EndpointSet& after);
 
-// "mydb-2.mydb.default.svc.cluster.local" → 2; a first label without "-<digits>" → nullopt.
-std::optional<uint32_t> OrdinalFromHost(std::string_view host);
+// The StatefulSet ordinal of a DNS target (SPEC "Discovery"): its first label must be exactly
+// `<statefulset>-<decimal>`, ASCII case-insensitive, with no leading zeros and at most INT32_MAX.
+// ("mydb-2.mydb.default.svc.cluster.local", "mydb") → 2; with the same stem "mydb-2-0" (a pod
+// of StatefulSet mydb-2), "10-1-0-13" (CoreDNS's dashed-IP name) and "mydb-03" → nullopt.
+std::optional<uint32_t> OrdinalFromHost(std::string_view host, std::string_view statefulset);
 // The first DNS label, lower-cased: the pod's name.
 std::string PodNameFromHost(std::string_view host);
 

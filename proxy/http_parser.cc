@@ -1,28 +1,10 @@
 // HttpParser: llhttp callbacks → HttpHead, body slices and message boundaries.
 #include "proxy/http_parser.h"
 
-#include <array>
 #include <cstring>
-#include <string_view>
 
 namespace podrouter {
 namespace {
-
-// RFC 9110 §5.6.2 token characters, as a table: this runs for every header of every message.
-constexpr std::array<bool, 256> kTokenChars = [] {
-  std::array<bool, 256> t{};
-  for (int c = 33; c < 127; ++c) t[c] = true;
-  for (unsigned char c : std::string_view("\"(),/:;<=>?@[\\]{}")) t[c] = false;
-  return t;
-}();
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!kTokenChars[c]) return false;
-  }
-  return true;
-}
 
 // NUL, CR or LF inside a header value: one pass instead of three memchr calls.
 bool HasBadValueByte(const char* at, size_t len) {
@@ -46,6 +28,9 @@ const llhttp_settings_t* HttpParser::Settings() {
       self->in_value_ = false;
       self->in_message_ = true;
       self->head_done_ = false;
+      self->head_pending_ = false;
+      self->framing_ = MessageFraming{};
+      self->delegate_->OnMessageBegin();
       return 0;
     };
     s.on_method = [](llhttp_t* p, const char* at, size_t len) {
@@ -82,46 +67,16 @@ const llhttp_settings_t* HttpParser::Settings() {
       self->head_.headers().back().value.append(at, len);
       return self->CountHead(len);
     };
-    s.on_headers_complete = [](llhttp_t* p) {
-      HttpParser* self = Self(p);
-      HttpHead& h = self->head_;
-      h.major = p->http_major;
-      h.minor = p->http_minor;
-      h.status = p->status_code;
-      self->head_done_ = true;
-      if (h.major != 1 || h.minor > 1) return self->Fail(400, "unsupported HTTP version");
-      if (p->type == HTTP_REQUEST && h.minor == 0 && (p->flags & F_TRANSFER_ENCODING)) {
-        return self->Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
-      }
-      for (const auto& header : h.headers()) {
-        if (!IsToken(header.name)) return self->Fail(400, "invalid header name");
-      }
-      // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
-      for (auto& header : h.headers()) {
-        while (!header.value.empty() &&
-               (header.value.back() == ' ' || header.value.back() == '\t')) {
-          header.value.pop_back();
-        }
-      }
-      std::string error;
-      if (!self->delegate_->OnHead(h, &error)) {
-        self->error_status_ = 400;
-        self->error_ = error;
-        llhttp_set_error_reason(p, "rejected by podrouter");
-        return static_cast<int>(HPE_USER);
-      }
-      if (self->skip_body_) {
-        self->skip_body_ = false;
-        return 1;  // a response to HEAD: no body whatever the headers say
-      }
-      return 0;
-    };
+    s.on_headers_complete = [](llhttp_t* p) { return Self(p)->HeadComplete(); };
     s.on_body = [](llhttp_t* p, const char* at, size_t len) {
-      Self(p)->delegate_->OnBody(at, len);
+      HttpParser* self = Self(p);
+      self->Accept();
+      self->delegate_->OnBody(at, len);
       return 0;
     };
     s.on_message_complete = [](llhttp_t* p) {
       HttpParser* self = Self(p);
+      self->Accept();
       self->in_message_ = false;
       self->delegate_->OnMessageComplete();
       return static_cast<int>(HPE_PAUSED);  // one message at a time
@@ -129,6 +84,62 @@ const llhttp_settings_t* HttpParser::Settings() {
     return s;
   }();
   return &settings;
+}
+
+int HttpParser::HeadComplete() {
+  HttpHead& h = head_;
+  h.major = parser_.http_major;
+  h.minor = parser_.http_minor;
+  h.status = parser_.status_code;
+  head_done_ = true;
+  if (h.major != 1 || h.minor > 1) return Fail(400, "unsupported HTTP version");
+  for (const auto& header : h.headers()) {
+    if (!IsToken(header.name)) return Fail(400, "invalid header name");
+  }
+  // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
+  for (auto& header : h.headers()) {
+    while (!header.value.empty() && (header.value.back() == ' ' || header.value.back() == '\t')) {
+      header.value.pop_back();
+    }
+  }
+  const bool request = parser_.type == HTTP_REQUEST;
+  framing_ = request ? RequestFraming(h) : ResponseFraming(h, head_request_);
+  head_request_ = false;
+  if (framing_.error_status) return Fail(framing_.error_status, framing_.error);
+  // llhttp's reading must be the RFC's. It takes `chunked` followed by a tab for another coding:
+  // that one difference is settled the RFC's way; any other is refused rather than guessed at.
+  const bool no_body_status = !request && framing_.body == BodyFraming::kNone;
+  if (framing_.body == BodyFraming::kChunked && !(parser_.flags & F_CHUNKED) &&
+      (parser_.flags & F_TRANSFER_ENCODING)) {
+    parser_.flags |= F_CHUNKED;
+  }
+  const bool agrees =
+      no_body_status || h.status == 101 ||
+      (framing_.body == BodyFraming::kChunked ? (parser_.flags & F_CHUNKED) != 0
+       : framing_.body == BodyFraming::kLength
+           ? (parser_.flags & F_CONTENT_LENGTH) && parser_.content_length == framing_.length &&
+                 !(parser_.flags & F_TRANSFER_ENCODING)
+           : !(parser_.flags & (F_CHUNKED | F_CONTENT_LENGTH | F_TRANSFER_ENCODING)));
+  if (!agrees) {
+    return Fail(request ? 400 : 502, "message framing that podrouter's parser reads differently");
+  }
+  std::string error;
+  if (!delegate_->OnHead(h, &error)) {
+    error_status_ = 400;
+    error_ = error;
+    llhttp_set_error_reason(&parser_, "rejected by podrouter");
+    return static_cast<int>(HPE_USER);
+  }
+  head_pending_ = true;
+  // Responses to HEAD, 1xx (101 aside: llhttp hands it over as an upgrade), 204 and 304 end at
+  // the blank line whatever their headers say (RFC 9112 §6.3 rule 1).
+  return no_body_status && h.status != 101 ? 1 : 0;
+}
+
+void HttpParser::Accept() {
+  if (!head_pending_) return;
+  head_pending_ = false;
+  delegate_->OnHeadAccepted();
 }
 
 HttpParser::HttpParser(Kind kind, Delegate* delegate, size_t max_head_bytes)
@@ -151,6 +162,7 @@ int HttpParser::Fail(int status, const char* reason) {
 }
 
 HttpParser::Result HttpParser::Translate(llhttp_errno_t err, const char* data, size_t len) {
+  if (err == HPE_OK || err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) Accept();
   switch (err) {
     case HPE_OK:
       return {Status::kNeedMore, len};

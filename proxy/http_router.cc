@@ -50,9 +50,16 @@ RouteResult ByOrdinal(const ListenerState& l, const EndpointSet& pods, uint32_t 
 
 std::string ErrorBody(std::string_view error, std::string_view detail_key,
                       std::string_view detail) {
-  std::string body = "{\"error\":" + JsonString(error);
-  if (!detail_key.empty()) body += "," + JsonString(detail_key) + ":" + JsonString(detail);
-  return body + "}\n";
+  std::string body = "{\"error\":";
+  body += JsonString(error);
+  if (!detail_key.empty()) {
+    body += ',';
+    body += JsonString(detail_key);
+    body += ':';
+    body += JsonString(detail);
+  }
+  body += "}\n";
+  return body;
 }
 
 RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,

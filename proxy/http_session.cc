@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 
@@ -24,6 +25,15 @@ bool HasToken(const std::string* list, std::string_view token) {
     if (EqualsIgnoreCase(item, token)) return true;
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// RFC 9110 §9.2.2: the methods a proxy may send twice. Others are retried only when provably
+// none of their bytes reached the pod.
+bool IsIdempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}) {
+    if (method == m) return true;
   }
   return false;
 }
@@ -145,15 +155,21 @@ void HttpSession::ProcessClientBytes(const char* data, size_t len) {
       break;
     }
     if (r.status == HttpParser::Status::kError) {
-      const bool too_large = parser_.error_status() == 431;
-      LOG_DEBUG("c=%lu event=bad_request error=%s", id(), LogQuote(parser_.error()).c_str());
+      const int status = parser_.error_status();
+      LOG_DEBUG("c=%lu event=bad_request status=%d error=%s", id(), status,
+                LogQuote(parser_.error()).c_str());
       if (req_.up) worker_->pool->Discard(req_.up, true);
       req_.up = nullptr;
-      AnswerLocally(
-          parser_.error_status(),
-          too_large ? metrics::RouteFailure::kHeadersTooLarge : metrics::RouteFailure::kBadRequest,
-          ErrorBody(too_large ? "headers_too_large" : "bad_request", "detail", parser_.error()),
-          /*close=*/true);
+      // The refused message's own start (a request refused before its head was complete has
+      // not reached OnHead, which sets it for the others).
+      req_.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
+      const metrics::RouteFailure reason =
+          status == 431   ? metrics::RouteFailure::kHeadersTooLarge
+          : status == 501 ? metrics::RouteFailure::kUnsupportedTransferCoding
+                          : metrics::RouteFailure::kBadRequest;
+      AnswerLocally(status, reason,
+                    ErrorBody(metrics::ToString(reason), "detail", parser_.error()),
+                    /*close=*/true);
       break;
     }
     // A message ended (kMessageComplete), or an upgrade request's head did (kUpgrade).
@@ -167,11 +183,13 @@ void HttpSession::ProcessClientBytes(const char* data, size_t len) {
   in_client_parse_ = false;
 }
 
+void HttpSession::OnMessageBegin() { message_started_ns_ = uv_hrtime(); }
+
 bool HttpSession::OnHead(HttpHead& head, std::string*) {
   state_ = State::kRequest;
   req_ = Request{};
   req_.listener = listener_->current;
-  req_.started_ns = uv_hrtime();
+  req_.started_ns = message_started_ns_;
   req_.minor = head.minor;
   req_.keep_alive = parser_.keep_alive() && !draining_;
   req_.head = head.method == "HEAD";
@@ -194,11 +212,17 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
     return true;  // the body, if any, is read and dropped; the answer follows at its end
   }
   req_.endpoint = route.endpoint;
-  req_.chunked = parser_.chunked();
-  BodyFraming framing = req_.chunked           ? BodyFraming::kChunked
-                        : parser_.has_length() ? BodyFraming::kLength
-                                               : BodyFraming::kNone;
-  SerializeRequestHead(head, framing, req_.upgrade, &head_buf_);
+  req_.chunked = parser_.framing().body == BodyFraming::kChunked;
+  req_.idempotent = IsIdempotent(head.method);
+  // Nothing goes to the pod yet: llhttp has the last word on the head (OnHeadAccepted).
+  return true;
+}
+
+void HttpSession::OnHeadAccepted() {
+  if (req_.error_status || !req_.endpoint || closing_) return;
+  const ListenerState& l = *req_.listener;
+  const HttpHead& head = parser_.head();
+  SerializeRequestHead(head, parser_.framing().body, req_.upgrade, &head_buf_);
   req_.up = worker_->pool->Acquire(*req_.endpoint, this,
                                    static_cast<uint64_t>(l.config.timeouts.connect.count()),
                                    /*fresh=*/false, &req_.reused);
@@ -210,7 +234,6 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s upstream=%lu reused=%d", id(),
             head.method.c_str(), LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(),
             req_.up ? req_.up->id() : 0, req_.reused);
-  return true;
 }
 
 void HttpSession::WriteToPod(const uv_buf_t* bufs, unsigned count) {
@@ -290,16 +313,19 @@ bool HttpSession::OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* e
     *error = "101 Switching Protocols without an upgrade request";
     return false;
   }
-  BodyFraming framing;
-  if (status == 101 || req_.head || status == 204 || status == 304) {
+  // The body travels as the pod framed it (RFC 9112 §6.3, settled by the parser), re-framed
+  // as chunked where its end is the connection's and the client speaks HTTP/1.1.
+  BodyFraming framing = c->response_framing().body;
+  if (status == 101) {
     framing = BodyFraming::kNone;
-  } else if (head.Find("content-length") && !head.Find("transfer-encoding")) {
-    framing = BodyFraming::kLength;
-  } else {
+  } else if (framing == BodyFraming::kChunked || framing == BodyFraming::kClose) {
     framing = req_.minor == 1 ? BodyFraming::kChunked : BodyFraming::kClose;
   }
+  // Whether the client connection outlives this response is decided here, once, and said in the
+  // head: a final answer that comes before the whole request was read (an early 413 to an
+  // Expect: 100-continue, say) leaves the rest of the request unread, so the connection closes.
   bool keep = req_.keep_alive && framing != BodyFraming::kClose && !client_eof_ && !draining_ &&
-              (req_.upgrade ? status == 101 : true);
+              req_.complete && (req_.upgrade ? status == 101 : true);
   SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &head_buf_);
   WriteToClient(head_buf_);
   req_.responded = true;
@@ -331,8 +357,9 @@ void HttpSession::OnUpstreamComplete(UpstreamConn* c, bool clean) {
     worker_->pool->Discard(c);
   }
   req_.up = nullptr;
-  // A pod that answered before the request ended leaves the rest of the request unread.
-  EndRequest(/*close=*/!req_.keep_alive || !req_.complete || client_eof_ || draining_);
+  // The head said whether the connection stays (OnUpstreamHead): keep to it. A client that has
+  // half-closed since has no further requests to send.
+  EndRequest(/*close=*/!req_.keep_alive || client_eof_);
 }
 
 void HttpSession::OnUpstreamUpgraded(UpstreamConn* c) {
@@ -399,6 +426,7 @@ void HttpSession::HandleUpstreamError(int status) {
   UpstreamConn* c = req_.up;
   if (!c) return;
   const bool connected = c->connected(), got_bytes = c->got_response_bytes();
+  const bool sent = c->sent_request_bytes();
   req_.up = nullptr;
   worker_->pool->Discard(c, true);
   request_deadline_ = 0;
@@ -415,9 +443,12 @@ void HttpSession::HandleUpstreamError(int status) {
     Close("pod_reset_mid_response", true);
     return;
   }
-  if (connected && !got_bytes && req_.reused && req_.retriable && !req_.retried) {
-    // The pod had closed this pooled connection before it saw our request: once more, fresh.
+  // A pooled connection the pod had closed before it could answer: the request goes once more,
+  // on a fresh connection, if it may be sent twice (RFC 9110 §9.2.2) or provably was not sent.
+  if (connected && !got_bytes && req_.reused && req_.retriable && !req_.retried &&
+      (req_.idempotent || !sent)) {
     LOG_DEBUG("c=%lu event=retry pod=%s error=%s", id(), pod.c_str(), uv_strerror(status));
+    if (req_.endpoint->metrics) req_.endpoint->metrics->retries->Increment();
     req_.retried = true;
     std::string replay = std::move(replay_);
     replay_.clear();
@@ -483,6 +514,8 @@ void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const 
 
 void HttpSession::EndRequest(bool close) {
   request_deadline_ = 0;
+  assert(req_.started_ns != 0);  // every observation has the request's own start
+  message_started_ns_ = 0;
   const double seconds = static_cast<double>(uv_hrtime() - req_.started_ns) / 1e9;
   metrics_->http_request_duration->Observe(seconds);
   worker_->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)

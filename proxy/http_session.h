@@ -71,7 +71,8 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
     bool chunked = false;    // the body goes to the pod chunked
     bool complete = false;   // the whole request has been read
     bool reused = false;     // `up` came from the pool
-    bool retriable = false;  // replay_ holds every byte sent to the pod so far
+    bool idempotent = false;  // RFC 9110 §9.2.2: may be sent twice
+    bool retriable = false;   // replay_ holds every byte sent to the pod so far
     bool retried = false;
     int error_status = 0;  // set when podrouter answers this request itself
     metrics::RouteFailure error_reason = metrics::RouteFailure::kBadRequest;
@@ -82,7 +83,9 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   };
 
   // HttpParser::Delegate: the client's requests.
-  bool OnHead(HttpHead& head, std::string* error) override;
+  void OnMessageBegin() override;
+  bool OnHead(HttpHead& head, std::string* error) override;  // routes; sends nothing
+  void OnHeadAccepted() override;                            // the head goes to the pod
   void OnBody(const char* data, size_t len) override;
   void OnMessageComplete() override;
   // StreamWriter::Observer: writes to the client.
@@ -129,6 +132,7 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   Request req_;
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;
+  uint64_t message_started_ns_ = 0;  // when the client's current message began
   uint64_t request_deadline_ = 0;  // loop time the response head is due by; 0: none awaited
   int deferred_error_ = 0;         // an upstream failure seen while parsing client bytes
   bool in_client_parse_ = false;

@@ -74,7 +74,8 @@ bool Server::Start(config::Config config, std::string* error) {
   uv_signal_start(
       &sighup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->Reload(); }, SIGHUP);
   uv_timer_init(loop_, &drain_timer_);
-  drain_timer_.data = this;
+  uv_timer_init(loop_, &quiet_timer_);
+  drain_timer_.data = quiet_timer_.data = this;
   return true;
 }
 
@@ -187,21 +188,59 @@ void Server::Reload() {
 void Server::Drain(const char* signal) {
   if (draining_) {
     LOG_WARN("event=shutdown_now signal=%s", signal);
+    FinishDrain("second_signal");
     for (auto& l : loops_) l->Run([](WorkerLoop& w) { w.AbortSessions(); });
     return;
   }
   draining_ = true;
-  LOG_INFO("event=draining signal=%s workers=%zu timeout_ms=%" PRId64, signal, loops_.size(),
+  LOG_INFO("event=draining signal=%s workers=%zu quiet_ms=%" PRId64 " timeout_ms=%" PRId64
+           " note=\"serving until no client connection is open\"",
+           signal, loops_.size(), static_cast<int64_t>(config_.drain_quiet.count()),
            static_cast<int64_t>(config_.drain_timeout.count()));
-  binds_.clear();
   uv_timer_start(
       &drain_timer_,
       [](uv_timer_t* t) {
         auto* s = static_cast<Server*>(t->data);
         LOG_WARN("event=drain_timeout");
+        s->FinishDrain("timeout");
         for (auto& l : s->loops_) l->Run([](WorkerLoop& w) { w.AbortSessions(); });
       },
       static_cast<uint64_t>(config_.drain_timeout.count()), 0);
+  quiet_since_ = uv_now(loop_);
+  opened_at_check_ = 0;
+  for (const auto& l : loops_) opened_at_check_ += l->opened_sessions();
+  // Sampled a few times per quiet period: a connection opened and closed between two samples
+  // still counts, through the number ever opened.
+  const uint64_t period = std::clamp<uint64_t>(config_.drain_quiet.count() / 8, 1, 100);
+  uv_timer_start(
+      &quiet_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CheckQuiet(); }, 0,
+      period);
+}
+
+void Server::CheckQuiet() {
+  size_t open = 0;
+  uint64_t opened = 0;
+  for (const auto& l : loops_) {
+    open += l->open_sessions();
+    opened += l->opened_sessions();
+  }
+  const uint64_t now = uv_now(loop_);
+  if (open > 0 || opened != opened_at_check_) {
+    quiet_since_ = now;
+    opened_at_check_ = opened;
+    return;
+  }
+  if (now - quiet_since_ >= static_cast<uint64_t>(config_.drain_quiet.count())) {
+    FinishDrain("quiet");
+  }
+}
+
+void Server::FinishDrain(const char* why) {
+  if (finishing_) return;
+  finishing_ = true;
+  uv_timer_stop(&quiet_timer_);
+  LOG_INFO("event=drain_finishing reason=%s", why);
+  binds_.clear();
   WorkerLoop* main = loops_.front().get();
   for (auto& l : loops_) {
     // Each worker closes its listeners and idle connections, and reports here once empty (which
@@ -230,6 +269,7 @@ void Server::Shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&quiet_timer_), nullptr);
 }
 
 void Server::StopLoops() {

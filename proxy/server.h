@@ -1,6 +1,7 @@
 // Server ties the parts of a running podrouter together and owns their lifecycle:
 //
-//            SIGHUP: Apply(new config)        SIGTERM/SIGINT: drain, then Shutdown()
+//            SIGHUP: Apply(new config)        SIGTERM/SIGINT: Drain() (keep serving until
+//                         │                    quiet), FinishDrain(), then Shutdown()
 //                         │                                │
 //   Server ── DnsClient ◄─┼── ServiceResolver (per service) ── EndpointSnapshot ──┐
 //      │                  │                                                       │ read per
@@ -44,7 +45,13 @@ class Server {
  private:
   bool Apply(config::Config next, std::string* error);
   void Reload();
+  // First signal: /ready turns 503 and everything keeps serving (new connections too) until no
+  // client connection has been open for drain_quiet, or drain_timeout runs out. Second: abort.
   void Drain(const char* signal);
+  // Samples every worker's connections; the drain finishes after drain_quiet without any.
+  void CheckQuiet();
+  // Closes the listeners and waits for what is left (all of it, at drain_timeout, is aborted).
+  void FinishDrain(const char* why);
   void OnLoopDrained();
   void Shutdown();
   void StopLoops();
@@ -64,8 +71,12 @@ class Server {
   std::unique_ptr<AdminServer> admin_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
+  uv_timer_t quiet_timer_;
+  uint64_t quiet_since_ = 0;    // loop time since which no client connection was open
+  uint64_t opened_at_check_ = 0;  // connections ever opened, at the last CheckQuiet
   bool started_ = false;
   bool draining_ = false;
+  bool finishing_ = false;  // FinishDrain ran
   bool shut_down_ = false;
 };
 

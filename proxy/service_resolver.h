@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_set>
 
 #include "config/config.h"
 #include "metrics/metrics.h"
@@ -55,6 +56,8 @@ class ServiceResolver {
   void Done(Attempt& attempt);  // one outstanding step of the attempt finished
   void Finish(Attempt& attempt);
   void Publish(EndpointSnapshot next);
+  // An SRV target that is not `<statefulset>-<ordinal>`: logged and counted once per pod name.
+  void NoteTargetWithoutOrdinal(const std::string& pod);
   void Schedule(config::Millis delay);
   double Random() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
 
@@ -70,6 +73,8 @@ class ServiceResolver {
   std::atomic<bool> ready_{false};
   Status status_;
   uint32_t failures_ = 0;
+  static constexpr size_t kMaxRemembered = 4096;
+  std::unordered_set<std::string> without_ordinal_;  // pod names already reported
   std::mt19937_64 rng_{std::random_device{}()};
   std::shared_ptr<ServiceResolver> self_;  // set while closing: the timer's close ends it
 };

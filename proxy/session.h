@@ -2,6 +2,7 @@
 // on one loop: a session removes itself from its last close callback.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,7 +18,7 @@ class Session {
   uint64_t id() const { return id_; }
   // Ends the session now (drain timeout, shutdown): handles close, the set erases it later.
   virtual void Abort() = 0;
-  // The server is draining: finish what is in flight, take nothing new.
+  // The drain's last phase (listeners are closed): finish what is in flight, then close.
   virtual void Drain() {}
 
  private:
@@ -29,16 +30,22 @@ class SessionSet {
   Session* Add(std::unique_ptr<Session> session) {
     Session* raw = session.get();
     sessions_.emplace(raw, std::move(session));
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    open_.store(sessions_.size(), std::memory_order_relaxed);
     return raw;
   }
 
   // From a session's last close callback: the session is destroyed here.
   void Remove(Session* session) {
     sessions_.erase(session);
+    open_.store(sessions_.size(), std::memory_order_relaxed);
     if (sessions_.empty() && on_empty_) std::exchange(on_empty_, nullptr)();
   }
 
   size_t size() const { return sessions_.size(); }
+  // For other threads (the drain's quiet check): sessions open now, and ever opened.
+  size_t open_count() const { return open_.load(std::memory_order_relaxed); }
+  uint64_t opened_count() const { return opened_.load(std::memory_order_relaxed); }
 
   void AbortAll() {
     // Abort only closes handles; removal happens in later close callbacks, so iterating is safe.
@@ -56,6 +63,8 @@ class SessionSet {
  private:
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
   std::function<void()> on_empty_;
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> opened_{0};
 };
 
 }  // namespace podrouter

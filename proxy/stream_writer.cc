@@ -41,6 +41,7 @@ int StreamWriter::Uncork() {
 
 int StreamWriter::WriteNow(const uv_buf_t* bufs, unsigned count, size_t total) {
   int written = uv_try_write(stream_, bufs, count);
+  if (written > 0) handed_over_ += static_cast<uint64_t>(written);
   if (written == static_cast<int>(total)) return 0;
   if (written < 0 && written != UV_EAGAIN) return written;
   size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
@@ -71,6 +72,7 @@ void StreamWriter::OnWrite(uv_write_t* raw, int status) {
   StreamWriter* w = req->writer;
   w->unsent_ -= req->data.size();
   if (status == UV_ECANCELED) return;  // the stream is closing
+  w->handed_over_ += req->data.size();
   if (status != 0) {
     if (w->observer_) w->observer_->OnWriteError(w, status);
     return;

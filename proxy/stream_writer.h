@@ -50,6 +50,10 @@ class StreamWriter {
   }
 
   size_t unsent() const { return unsent_; }
+  // Bytes handed to the kernel so far: taken by a write, or in a queued write that completed,
+  // failed or not (a failed write may have sent part of its bytes). Bytes still queued or
+  // refused at once are not counted, so 0 proves the peer was sent nothing.
+  uint64_t handed_over() const { return handed_over_; }
   bool above_high() const { return unsent_ > kHighWatermark; }
 
  private:
@@ -64,6 +68,7 @@ class StreamWriter {
   uv_stream_t* stream_ = nullptr;
   Observer* observer_ = nullptr;
   size_t unsent_ = 0;
+  uint64_t handed_over_ = 0;
   bool was_high_ = false;
   bool corked_ = false;
   std::string gathered_;  // while corked; its storage is kept between uses

@@ -90,6 +90,7 @@ void UpstreamConn::OnTimer(uv_timer_t* timer) {
 
 void UpstreamConn::BeginRequest(bool head_request) {
   got_bytes_ = false;
+  request_start_ = writer_.handed_over();
   if (head_request) parser_.ExpectNoBody();
 }
 

@@ -52,6 +52,10 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
 
   bool connected() const { return connected_; }
   bool got_response_bytes() const { return got_bytes_; }
+  // Whether any byte of the current request reached the kernel (see StreamWriter::handed_over).
+  bool sent_request_bytes() const { return writer_.handed_over() > request_start_; }
+  // The framing of the pod's current response (RFC 9112 §6.3), once its head is in.
+  const MessageFraming& response_framing() const { return parser_.framing(); }
   size_t unsent() const { return writer_.unsent(); }
   bool above_high() const { return writer_.above_high(); }
   bool reusable() const { return parser_.keep_alive() && !parser_.needs_eof() && !tunnel_; }
@@ -85,6 +89,7 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   uv_tcp_t tcp_;
   uv_timer_t timer_;         // connect timeout, then idle timeout while pooled
   uint64_t idle_since_ = 0;  // loop time of the last Release
+  uint64_t request_start_ = 0;  // writer_.handed_over() when the current request began
   uv_connect_t connect_req_;
   StreamWriter writer_;
   HttpParser parser_;

@@ -56,6 +56,9 @@ class WorkerLoop {
 
   uint32_t index() const { return worker_.index; }
   size_t sessions() const { return worker_.sessions.size(); }
+  // Safe from any thread: client connections open now, and accepted since the start.
+  size_t open_sessions() const { return worker_.sessions.open_count(); }
+  uint64_t opened_sessions() const { return worker_.sessions.opened_count(); }
 
   WorkerLoop(const WorkerLoop&) = delete;
   WorkerLoop& operator=(const WorkerLoop&) = delete;

@@ -13,25 +13,38 @@ Endpoint E(std::optional<uint32_t> ordinal, const std::string& pod, const std::s
   return e;
 }
 
-TEST(OrdinalFromHost, Table) {
+TEST(OrdinalFromHost, OnlyTheStatefulSetsOwnPodsHaveOrdinals) {
   struct Case {
     const char* host;
+    const char* statefulset;
     std::optional<uint32_t> ordinal;
   } cases[] = {
-      {"mydb-2.mydb.default.svc.cluster.local", 2},
-      {"mydb-0", 0},
-      {"my-db-17.my-db.ns.svc.cluster.local", 17},
-      {"web-007.web", 7},
-      {"mydb.default.svc.cluster.local", std::nullopt},  // no -<digits>
-      {"mydb-.x", std::nullopt},
-      {"-3.x", std::nullopt},
-      {"mydb-2a.x", std::nullopt},
-      {"mydb-x2.x", std::nullopt},
-      {"10-0-0-1.mydb.default.svc.cluster.local", 1},  // a hashed-IP pod name still ends in -1
-      {"mydb-1234567890.x", std::nullopt},             // too many digits for an ordinal
-      {"", std::nullopt},
+      {"mydb-2.mydb.default.svc.cluster.local", "mydb", 2},
+      {"mydb-0", "mydb", 0},
+      {"MyDB-4.mydb.default", "mydb", 4},  // names compare case-insensitively
+      {"my-db-17.my-db.ns.svc.cluster.local", "my-db", 17},
+      {"mydb-2147483647.x", "mydb", 2147483647u},
+      // Issue 10, item 5: a pod of StatefulSet mydb-2, CoreDNS's dashed-IP name, a leading zero.
+      {"mydb-2-0.mydb.default.svc.cluster.local", "mydb", std::nullopt},
+      {"10-1-0-13.mydb.default.svc.cluster.local", "mydb", std::nullopt},
+      {"mydb-03.mydb.default.svc.cluster.local", "mydb", std::nullopt},
+      {"web-007.web", "web", std::nullopt},
+      {"mydb-2-0.mydb", "mydb-2", 0},  // ...which is ordinal 0 of mydb-2
+      {"otherdb-1.mydb", "mydb", std::nullopt},
+      {"xmydb-1.mydb", "mydb", std::nullopt},
+      {"mydb.default.svc.cluster.local", "mydb", std::nullopt},
+      {"mydb-.x", "mydb", std::nullopt},
+      {"mydb--1.x", "mydb", std::nullopt},
+      {"mydb-2a.x", "mydb", std::nullopt},
+      {"mydb-+2.x", "mydb", std::nullopt},
+      {"mydb-2147483648.x", "mydb", std::nullopt},  // above int32
+      {"mydb-12345678901.x", "mydb", std::nullopt},
+      {"mydb-1", "", std::nullopt},
+      {"", "mydb", std::nullopt},
   };
-  for (const auto& c : cases) EXPECT_EQ(OrdinalFromHost(c.host), c.ordinal) << c.host;
+  for (const auto& c : cases) {
+    EXPECT_EQ(OrdinalFromHost(c.host, c.statefulset), c.ordinal) << c.host << " / " << c.statefulset;
+  }
   EXPECT_EQ(PodNameFromHost("MyDB-2.mydb.default"), "mydb-2");
 }
 

@@ -96,7 +96,15 @@ TEST(HttpParser, SmugglingShapesAreRefused) {
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), 400);
   EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 400);
+  // Issue 10, item 1: a coding podrouter does not implement is 501; one that is malformed, or
+  // chunked in the wrong place, 400 (RFC 9112 §6.1, §6.3).
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked,\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400);
   const char nul[] = "GET / HTTP/1.1\r\nA: x\0y\r\n\r\n";
   EXPECT_EQ(ErrorOf(std::string(nul, sizeof(nul) - 1)), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nA: x\r\n folded\r\n\r\n"), 400);  // obs-fold

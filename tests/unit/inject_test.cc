@@ -96,9 +96,19 @@ TEST(Inject, EveryWorkloadKindGetsTheSidecarOnce) {
   ASSERT_EQ(docs.size(), 8u);
   for (size_t i = 1; i < docs.size(); ++i) {
     YAML::Node spec = PodSpec(docs[i]);
+    const std::string kind = docs[i]["kind"].as<std::string>();
+    // Run-to-completion pods get the native form (issue 10, item 7a): an ordinary sidecar
+    // container would keep the Job's pod running forever.
+    const bool native = kind == "Job" || kind == "CronJob";
     const YAML::Node& containers = spec["containers"];
-    const YAML::Node& sidecar = containers[containers.size() - 1];
+    const YAML::Node sidecar =
+        native ? spec["initContainers"][0] : containers[containers.size() - 1];
+    EXPECT_EQ(containers.size(), native ? 1u : 2u) << kind;
     EXPECT_EQ(sidecar["name"].as<std::string>(), "podrouter") << i;
+    EXPECT_EQ(sidecar["restartPolicy"].IsDefined(), native) << kind;
+    if (native) {
+      EXPECT_EQ(sidecar["restartPolicy"].as<std::string>(), "Always");
+    }
     EXPECT_EQ(sidecar["image"].as<std::string>(), "registry.local/podrouter:test");
     EXPECT_EQ(sidecar["securityContext"]["readOnlyRootFilesystem"].as<bool>(), true);
     EXPECT_EQ(sidecar["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/ready");
@@ -142,7 +152,7 @@ TEST(Inject, NativeSidecarIsTheFirstInitContainer) {
 }
 
 TEST(Inject, BrokenYamlIsAnErrorAndNothingIsWritten) {
-  InjectResult r = Inject("kind: Pod\n---\nkind: [unclosed\n", Options());
+  InjectResult r = Inject("kind: Service\n---\nkind: [unclosed\n", Options());
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].rfind("document 2 (line ", 0), 0u) << r.errors[0];
   EXPECT_TRUE(r.output.empty());
@@ -163,6 +173,88 @@ TEST(Inject, ContentOnTheSeparatorLineBelongsToItsDocument) {
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_EQ(docs[1]["spec"]["containers"][0]["name"].as<std::string>(), "podrouter");
   EXPECT_EQ(r.output.rfind("--- # just a comment\nkind: Service\n", 0), 0u);
+}
+
+TEST(Inject, PodsThatRunToCompletionGetTheNativeForm) {
+  InjectResult r = Inject(
+      "kind: Pod\nspec: {restartPolicy: Never, containers: [{name: c, image: c:1}]}\n---\n"
+      "kind: Pod\nspec: {restartPolicy: Always, containers: [{name: c, image: c:1}]}\n",
+      Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  auto docs = Docs(r.output);
+  EXPECT_EQ(docs[0]["spec"]["initContainers"][0]["restartPolicy"].as<std::string>(), "Always");
+  EXPECT_EQ(docs[0]["spec"]["containers"].size(), 1u);
+  EXPECT_FALSE(docs[1]["spec"]["initContainers"].IsDefined());
+  EXPECT_EQ(docs[1]["spec"]["containers"].size(), 2u);
+}
+
+TEST(Inject, ListItemsAreInjected) {
+  // Issue 10, item 7b: what `kubectl get deploy -o yaml` prints came back unchanged, exit 0.
+  InjectResult r = Inject(R"(apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: a}
+  spec: {template: {spec: {containers: [{name: a, image: a:1}]}}}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: s}
+- apiVersion: batch/v1
+  kind: Job
+  metadata: {name: j}
+  spec: {template: {spec: {restartPolicy: Never, containers: [{name: j, image: j:1}]}}}
+metadata: {resourceVersion: ""}
+)",
+                          Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 2);
+  YAML::Node list = YAML::Load(r.output);
+  EXPECT_EQ(list["kind"].as<std::string>(), "List");
+  ASSERT_EQ(list["items"].size(), 3u);
+  EXPECT_EQ(list["items"][0]["spec"]["template"]["spec"]["containers"][1]["name"].as<std::string>(),
+            "podrouter");
+  EXPECT_EQ(list["items"][1]["metadata"]["name"].as<std::string>(), "s");
+  EXPECT_EQ(
+      list["items"][2]["spec"]["template"]["spec"]["initContainers"][0]["name"].as<std::string>(),
+      "podrouter");
+  // Injecting the result again changes nothing.
+  InjectResult again = Inject(r.output, Options());
+  EXPECT_EQ(again.output, r.output);
+  EXPECT_EQ(again.injected, 0);
+  EXPECT_EQ(again.already, 2);
+}
+
+TEST(Inject, JsonStreamsAreInjectedValueByValue) {
+  // Issue 10, item 7c: two JSON objects one after another (as kubectl accepts) came back
+  // unchanged with exit 0.
+  const std::string pod =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},)"
+      R"("spec":{"containers":[{"name":"c","image":"c:1"}]}})";
+  const std::string svc = R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"}})";
+  InjectResult r = Inject(pod + "\n" + svc + pod, Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 2);
+  auto docs = Docs(r.output);
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0]["spec"]["containers"][1]["name"].as<std::string>(), "podrouter");
+  EXPECT_EQ(docs[1]["kind"].as<std::string>(), "Service");
+  EXPECT_NE(r.output.find(svc), std::string::npos);  // passed through as written
+  EXPECT_EQ(docs[2]["spec"]["containers"][1]["name"].as<std::string>(), "podrouter");
+  // A broken value after good ones is an error, and nothing is written.
+  InjectResult broken = Inject(pod + "\n{\"kind\": ", Options());
+  ASSERT_EQ(broken.errors.size(), 1u);
+  EXPECT_NE(broken.errors[0].find("JSON value 2"), std::string::npos) << broken.errors[0];
+  EXPECT_TRUE(broken.output.empty());
+}
+
+TEST(Inject, UnlistedKindsWithAPodTemplateAreInjected) {
+  InjectResult r = Inject(
+      "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\n"
+      "spec: {template: {spec: {containers: [{name: r, image: r:1}]}}}\n",
+      Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 1);
 }
 
 TEST(Inject, EmptyInputAndListsOfOtherThings) {

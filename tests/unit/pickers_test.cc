@@ -14,7 +14,9 @@ EndpointSet Pods(std::vector<std::string> names) {
   int i = 1;
   for (auto& name : names) {
     Endpoint e;
-    EXPECT_TRUE(MakeEndpoint(OrdinalFromHost(name), name, "10.0.0." + std::to_string(i++), 80, &e));
+    const std::string stem = name.substr(0, name.rfind('-'));
+    EXPECT_TRUE(
+        MakeEndpoint(OrdinalFromHost(name, stem), name, "10.0.0." + std::to_string(i++), 80, &e));
     endpoints.push_back(std::move(e));
   }
   return EndpointSet(std::move(endpoints));
