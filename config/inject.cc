@@ -4,7 +4,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 #include <sstream>
 

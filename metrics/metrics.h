@@ -21,17 +21,17 @@ using prometheus::Histogram;
 
 // Why a listener could not route a connection or request (the `reason` label).
 enum class RouteFailure {
-  kNoEndpoint,           // the target ordinal has no pod now
-  kMaxConnections,       // the listener is at limits.max_connections
-  kConnectFailed,        // the pod refused, reset or timed out on connect
-  kAcceptError,          // accept() failed (e.g. out of file descriptors)
-  kBadRequest,           // malformed HTTP (400)
-  kHeadersTooLarge,      // request head over limits.max_header_bytes (431)
-  kMissingKey,           // the route's shard key is absent (400)
-  kBadOrdinal,           // the ordinal header is absent or not a number (400)
-  kUpstreamReset,        // the pod closed or reset before a response (502)
-  kUpstreamTimeout,      // no response head within timeouts.request (504)
-  kUpstreamBadResponse,  // the pod's response was not valid HTTP, or not framed surely (502)
+  kNoEndpoint,                 // the target ordinal has no pod now
+  kMaxConnections,             // the listener is at limits.max_connections
+  kConnectFailed,              // the pod refused, reset or timed out on connect
+  kAcceptError,                // accept() failed (e.g. out of file descriptors)
+  kBadRequest,                 // malformed HTTP (400)
+  kHeadersTooLarge,            // request head over limits.max_header_bytes (431)
+  kMissingKey,                 // the route's shard key is absent (400)
+  kBadOrdinal,                 // the ordinal header is absent or not a number (400)
+  kUpstreamReset,              // the pod closed or reset before a response (502)
+  kUpstreamTimeout,            // no response head within timeouts.request (504)
+  kUpstreamBadResponse,        // the pod's response was not valid HTTP, or not framed surely (502)
   kUnsupportedTransferCoding,  // a request's transfer coding other than chunked (501)
   kCount
 };

@@ -69,8 +69,7 @@ Codings ReadTransferEncoding(const HttpHead& head, const char** error) {
 }
 
 // One Content-Length field of 1*DIGIT (RFC 9110 §8.6); *present is false when there is none.
-bool ReadContentLength(const HttpHead& head, bool* present, uint64_t* length,
-                       const char** error) {
+bool ReadContentLength(const HttpHead& head, bool* present, uint64_t* length, const char** error) {
   *present = false;
   for (const auto& h : head.headers()) {
     if (!EqualsIgnoreCase(h.name, "content-length"sv)) continue;

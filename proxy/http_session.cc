@@ -163,12 +163,11 @@ void HttpSession::ProcessClientBytes(const char* data, size_t len) {
       // The refused message's own start (a request refused before its head was complete has
       // not reached OnHead, which sets it for the others).
       req_.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
-      const metrics::RouteFailure reason =
-          status == 431   ? metrics::RouteFailure::kHeadersTooLarge
-          : status == 501 ? metrics::RouteFailure::kUnsupportedTransferCoding
-                          : metrics::RouteFailure::kBadRequest;
-      AnswerLocally(status, reason,
-                    ErrorBody(metrics::ToString(reason), "detail", parser_.error()),
+      const metrics::RouteFailure reason = status == 431 ? metrics::RouteFailure::kHeadersTooLarge
+                                           : status == 501
+                                               ? metrics::RouteFailure::kUnsupportedTransferCoding
+                                               : metrics::RouteFailure::kBadRequest;
+      AnswerLocally(status, reason, ErrorBody(metrics::ToString(reason), "detail", parser_.error()),
                     /*close=*/true);
       break;
     }

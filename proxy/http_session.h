@@ -68,9 +68,9 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
     bool keep_alive = true;  // the client's wish
     bool head = false;       // HEAD: the response has no body
     bool upgrade = false;
-    bool chunked = false;    // the body goes to the pod chunked
-    bool complete = false;   // the whole request has been read
-    bool reused = false;     // `up` came from the pool
+    bool chunked = false;     // the body goes to the pod chunked
+    bool complete = false;    // the whole request has been read
+    bool reused = false;      // `up` came from the pool
     bool idempotent = false;  // RFC 9110 §9.2.2: may be sent twice
     bool retriable = false;   // replay_ holds every byte sent to the pod so far
     bool retried = false;
@@ -133,8 +133,8 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;
   uint64_t message_started_ns_ = 0;  // when the client's current message began
-  uint64_t request_deadline_ = 0;  // loop time the response head is due by; 0: none awaited
-  int deferred_error_ = 0;         // an upstream failure seen while parsing client bytes
+  uint64_t request_deadline_ = 0;    // loop time the response head is due by; 0: none awaited
+  int deferred_error_ = 0;           // an upstream failure seen while parsing client bytes
   bool in_client_parse_ = false;
   bool reading_ = false;
   bool client_eof_ = false;

@@ -213,8 +213,7 @@ void Server::Drain(const char* signal) {
   // still counts, through the number ever opened.
   const uint64_t period = std::clamp<uint64_t>(config_.drain_quiet.count() / 8, 1, 100);
   uv_timer_start(
-      &quiet_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CheckQuiet(); }, 0,
-      period);
+      &quiet_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->CheckQuiet(); }, 0, period);
 }
 
 void Server::CheckQuiet() {

@@ -72,7 +72,7 @@ class Server {
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
   uv_timer_t quiet_timer_;
-  uint64_t quiet_since_ = 0;    // loop time since which no client connection was open
+  uint64_t quiet_since_ = 0;      // loop time since which no client connection was open
   uint64_t opened_at_check_ = 0;  // connections ever opened, at the last CheckQuiet
   bool started_ = false;
   bool draining_ = false;

@@ -154,8 +154,11 @@ void ServiceResolver::OnSrv(Attempt& attempt, int status, const unsigned char* a
       bool seen = std::any_of(attempt.pods.begin(), attempt.pods.end(),
                               [&](const PodLookup& p) { return p.host == srv.target; });
       if (seen || srv.target.empty()) continue;
-      PodLookup lookup{pod, srv.target, OrdinalFromHost(srv.target, service_.statefulset),
-                       service_.port.value_or(srv.port), {}};
+      PodLookup lookup{pod,
+                       srv.target,
+                       OrdinalFromHost(srv.target, service_.statefulset),
+                       service_.port.value_or(srv.port),
+                       {}};
       if (!lookup.ordinal) NoteTargetWithoutOrdinal(pod);
       for (const auto& a : message.addresses) {
         if (a.section == DnsSection::kAdditional && a.owner == srv.target) {
@@ -177,9 +180,10 @@ void ServiceResolver::NoteTargetWithoutOrdinal(const std::string& pod) {
   if (!without_ordinal_.insert(pod).second) return;
   if (without_ordinal_.size() > kMaxRemembered) without_ordinal_ = {pod};  // Deployment churn
   service_metrics_.pods_without_ordinal->Increment();
-  LOG_WARN("service=%s event=target_without_ordinal pod=%s statefulset=%s "
-           "note=\"not <statefulset>-<ordinal>: routed by balance routes only\"",
-           service_.id.c_str(), pod.c_str(), service_.statefulset.c_str());
+  LOG_WARN(
+      "service=%s event=target_without_ordinal pod=%s statefulset=%s "
+      "note=\"not <statefulset>-<ordinal>: routed by balance routes only\"",
+      service_.id.c_str(), pod.c_str(), service_.statefulset.c_str());
 }
 
 void ServiceResolver::LookupAddresses(const std::shared_ptr<Attempt>& attempt, size_t pod) {

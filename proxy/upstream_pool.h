@@ -87,8 +87,8 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   std::string pod_;
   metrics::PodMetrics* metrics_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;         // connect timeout, then idle timeout while pooled
-  uint64_t idle_since_ = 0;  // loop time of the last Release
+  uv_timer_t timer_;            // connect timeout, then idle timeout while pooled
+  uint64_t idle_since_ = 0;     // loop time of the last Release
   uint64_t request_start_ = 0;  // writer_.handed_over() when the current request began
   uv_connect_t connect_req_;
   StreamWriter writer_;

@@ -82,6 +82,20 @@ class DnsFaults(TestBed):
                          what=f"recovery after {mode}")
         self.assertIn("event=dns_error", self.r.logs())
 
+    def test_errors_are_named_in_dns_terms(self):
+        # Issue 10, item 10: SERVFAIL and REFUSED were reported as "Could not contact DNS servers".
+        for mode, words in [("servfail", "SERVFAIL"), ("refused", "REFUSED"),
+                            ("timeout", "timeout")]:
+            with self.subTest(mode=mode):
+                self.set_mode(mode)
+                wait_for(lambda: (self.result()["last_resolution"]["error"] or "").find(words) >= 0,
+                         timeout=10, what=f"an error naming {words}")
+                self.assertNotIn("Could not contact", self.result()["last_resolution"]["error"])
+                self.set_mode("ok")
+                wait_for(lambda: self.result()["last_resolution"]["result"] == "ok", timeout=10,
+                         what=f"recovery after {mode}")
+        self.assertIn("SERVFAIL", self.r.logs())
+
     def test_nxdomain_is_an_answer(self):
         self.set_mode("nxdomain")
         wait_for(lambda: self.result()["pods"] == [], what="an empty set")

@@ -389,13 +389,17 @@ class Failures(HttpBed):
 
 
 class HttpLifecycle(HttpBed):
-    def test_drain_closes_idle_keepalive_connections(self):
+    def test_drain_keeps_serving_a_kept_alive_connection_until_it_closes(self):
         port = free_port()
-        r = self.start(http_listener("one", port, {"ordinal": 0}))
+        r = self.start(http_listener("one", port, {"ordinal": 0}), drain_quiet="300ms")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         self.assertEqual(self.get(conn, "/")[0], 200)
         r.signal(15)
-        self.assertEqual(r.proc.wait(10), 0)  # an idle kept-alive client does not hold the drain
+        wait_for(lambda: r.admin("/ready")[0] == 503, what="draining")
+        time.sleep(0.5)  # longer than drain_quiet: the open connection holds the drain
+        self.assertEqual(self.get(conn, "/again")[0], 200)
+        conn.close()
+        self.assertEqual(r.proc.wait(10), 0)  # quiet once the client is gone
 
     def test_metrics_with_http_series_pass_promtool(self):
         port = free_port()

@@ -74,5 +74,33 @@ class Inject(unittest.TestCase):
             self.assertEqual(out.stdout, "")
 
 
+    def test_jobs_lists_and_json_streams(self):
+        # Issue 10, item 7: Jobs got an ordinary sidecar (never completing); a List and a JSON
+        # stream came back unchanged with exit 0.
+        job = inject(stdin="apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+                     "spec: {template: {spec: {restartPolicy: Never, "
+                     "containers: [{name: j, image: j:1}]}}}\n")
+        self.assertEqual(job.returncode, 0, job.stderr)
+        init = job.stdout[job.stdout.index("initContainers:"):job.stdout.index("containers:\n")]
+        self.assertIn("name: podrouter", init)
+        self.assertIn("restartPolicy: Always", init)
+        listed = inject(stdin="apiVersion: v1\nkind: List\nitems:\n"
+                        "- {apiVersion: apps/v1, kind: Deployment, metadata: {name: a}, "
+                        "spec: {template: {spec: {containers: [{name: a, image: a:1}]}}}}\n")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("name: podrouter", listed.stdout)
+        self.assertIn("injected 1 workload(s)", listed.stderr)
+        pod = ('{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},'
+               '"spec":{"containers":[{"name":"c","image":"c:1"}]}}')
+        stream = inject(stdin=pod + "\n" + pod.replace('"p"', '"q"'))
+        self.assertEqual(stream.returncode, 0, stream.stderr)
+        self.assertEqual(stream.stdout.count("name: podrouter"), 2)
+        self.assertIn("injected 2 workload(s)", stream.stderr)
+        broken = inject(stdin=pod + "\n{")
+        self.assertEqual(broken.returncode, 1)
+        self.assertEqual(broken.stdout, "")
+        self.assertIn("JSON value 2", broken.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

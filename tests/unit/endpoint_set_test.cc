@@ -43,7 +43,8 @@ TEST(OrdinalFromHost, OnlyTheStatefulSetsOwnPodsHaveOrdinals) {
       {"", "mydb", std::nullopt},
   };
   for (const auto& c : cases) {
-    EXPECT_EQ(OrdinalFromHost(c.host, c.statefulset), c.ordinal) << c.host << " / " << c.statefulset;
+    EXPECT_EQ(OrdinalFromHost(c.host, c.statefulset), c.ordinal)
+        << c.host << " / " << c.statefulset;
   }
   EXPECT_EQ(PodNameFromHost("MyDB-2.mydb.default"), "mydb-2");
 }

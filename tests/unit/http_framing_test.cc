@@ -37,7 +37,8 @@ TEST(RequestFraming, Table) {
       {{{"Transfer-Encoding", "gzip, chunked"}}, BodyFraming::kNone, 501},
       {{{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}, BodyFraming::kNone, 501},
       {{{"Transfer-Encoding", "chunked, gzip"}}, BodyFraming::kNone, 400},
-      {{{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, BodyFraming::kNone,
+      {{{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}},
+       BodyFraming::kNone,
        400},
       {{{"Transfer-Encoding", "chunked,"}}, BodyFraming::kNone, 400},
       {{{"Transfer-Encoding", ""}}, BodyFraming::kNone, 400},
@@ -52,7 +53,8 @@ TEST(RequestFraming, Table) {
   };
   for (const auto& c : cases) {
     MessageFraming f = RequestFraming(Head(c.headers));
-    std::string what = c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
+    std::string what =
+        c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
     EXPECT_EQ(f.error_status, c.error_status) << what;
     if (!c.error_status) {
       EXPECT_EQ(f.body, c.body) << what;
@@ -96,7 +98,8 @@ TEST(ResponseFraming, Table) {
   };
   for (const auto& c : cases) {
     MessageFraming f = ResponseFraming(Head(c.headers, 200), false);
-    std::string what = c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
+    std::string what =
+        c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
     EXPECT_EQ(f.error_status, c.error_status) << what;
     if (!c.error_status) {
       EXPECT_EQ(f.body, c.body) << what;
@@ -121,7 +124,7 @@ class Transcript : public HttpParser::Delegate {
 
 // Feeds `wire` split at `split` (and whole when split is 0), resuming after each message.
 std::string Feed(HttpParser::Kind kind, const std::string& wire, size_t split, bool head = false,
-                int* error_status = nullptr) {
+                 int* error_status = nullptr) {
   Transcript t;
   HttpParser p(kind, &t, 8192);
   if (head) p.ExpectNoBody();
@@ -182,23 +185,25 @@ TEST(HttpParserFraming, ChunkedFollowedByWhitespaceIsChunkedAtEverySplit) {
     }
     EXPECT_EQ(joined, "H200AhelloCH200AhelloC") << "split " << split << ": " << log;
   }
-  std::string request = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked \t\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+  std::string request =
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked \t\r\n\r\n2\r\nab\r\n0\r\n\r\n";
   EXPECT_EQ(Feed(HttpParser::Kind::kRequest, request, 0), "H0AB(ab)C");
 }
 
 TEST(HttpParserFraming, BodilessResponsesEndAtTheBlankLine) {
   // Issue 10, item 3: a 304 with Content-Length was read as having a 1 MiB body.
-  const std::string r304 = "HTTP/1.1 304 Not Modified\r\nETag: \"v7\"\r\nContent-Length: 1048576\r\n\r\n";
+  const std::string r304 =
+      "HTTP/1.1 304 Not Modified\r\nETag: \"v7\"\r\nContent-Length: 1048576\r\n\r\n";
   const std::string r200 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
   EXPECT_EQ(Feed(HttpParser::Kind::kResponse, r304 + r200, 0), "H304ACH200AB(ok)C");
   EXPECT_EQ(Feed(HttpParser::Kind::kResponse,
-                "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n" + r200, 0),
+                 "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n" + r200, 0),
             "H204ACH200AB(ok)C");
   EXPECT_EQ(Feed(HttpParser::Kind::kResponse,
-                "HTTP/1.1 103 Early Hints\r\nContent-Length: 4\r\n\r\n" + r200, 0),
+                 "HTTP/1.1 103 Early Hints\r\nContent-Length: 4\r\n\r\n" + r200, 0),
             "H103ACH200AB(ok)C");
   EXPECT_EQ(Feed(HttpParser::Kind::kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 0,
-                /*head=*/true),
+                 /*head=*/true),
             "H200AC");
 }
 
@@ -206,9 +211,9 @@ TEST(HttpParserFraming, ResponsesPodrouterCannotFrameAre502) {
   for (const char* te : {"gzip", "gzip, chunked", "identity"}) {
     int status = 0;
     std::string log = Feed(HttpParser::Kind::kResponse,
-                          std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") + te +
-                              "\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-                          0, false, &status);
+                           std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") + te +
+                               "\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                           0, false, &status);
     EXPECT_EQ(log, "E") << te;
     EXPECT_EQ(status, 502) << te;
   }

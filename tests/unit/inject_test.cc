@@ -228,9 +228,8 @@ metadata: {resourceVersion: ""}
 TEST(Inject, JsonStreamsAreInjectedValueByValue) {
   // Issue 10, item 7c: two JSON objects one after another (as kubectl accepts) came back
   // unchanged with exit 0.
-  const std::string pod =
-      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},)"
-      R"("spec":{"containers":[{"name":"c","image":"c:1"}]}})";
+  const std::string pod = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},)"
+                          R"("spec":{"containers":[{"name":"c","image":"c:1"}]}})";
   const std::string svc = R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"}})";
   InjectResult r = Inject(pod + "\n" + svc + pod, Options());
   ASSERT_TRUE(r.errors.empty()) << r.errors[0];
