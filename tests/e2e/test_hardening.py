@@ -19,7 +19,8 @@ import threading
 import time
 import unittest
 
-from testbed import TestBed, banner, closed_at_once, connect, free_port, metric, wait_for
+from testbed import (TestBed, banner, closed_at_once, connect, free_port, metric, raw_exchange,
+                     wait_for)
 
 
 class ScriptedPod:
@@ -119,22 +120,6 @@ def serve_ok_forever(pod, conn, index):
         conn.sendall(ok(head.split(b" ")[1]))
 
 
-def exchange(port, wire, until=None, timeout=5):
-    """Sends raw bytes; reads until `until` is in the answer, or the proxy closes."""
-    with connect(port, timeout=timeout) as s:
-        s.sendall(wire)
-        out = b""
-        try:
-            while until is None or until not in out:
-                data = s.recv(65536)
-                if not data:
-                    break
-                out += data
-        except (socket.timeout, ConnectionResetError):
-            pass
-        return out
-
-
 class ScriptedBed(TestBed):
     """One pod mydb-0 whose behaviour the test scripts, behind SRV discovery, and an HTTP
     listener routing to ordinal 0."""
@@ -177,7 +162,7 @@ class RequestHeads(ScriptedBed):
                                   (b"chunked, gzip", 400, b"bad_request"),
                                   (b"chunked\x0b", 400, b"bad_request")]:
             with self.subTest(te=te):
-                out = exchange(self.port, b"POST /w HTTP/1.1\r\nHost: mydb\r\nTransfer-Encoding: "
+                out = raw_exchange(self.port, b"POST /w HTTP/1.1\r\nHost: mydb\r\nTransfer-Encoding: "
                                + te + b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
                 self.assertTrue(out.startswith(b"HTTP/1.1 %d " % status), out)
                 self.assertIn(b'"error":"' + error + b'"', out)
@@ -195,7 +180,7 @@ class RequestHeads(ScriptedBed):
                                 reason="unsupported_transfer_coding"), 2)
 
     def test_chunked_followed_by_a_tab_is_chunked(self):
-        out = exchange(self.port, b"POST /t HTTP/1.1\r\nHost: mydb\r\nTransfer-Encoding: chunked\t"
+        out = raw_exchange(self.port, b"POST /t HTTP/1.1\r\nHost: mydb\r\nTransfer-Encoding: chunked\t"
                        b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n", until=b"/t")
         self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out)
         received = self.scripted.all_received()
@@ -388,7 +373,7 @@ class LocalAnswers(TestBed):
                 count0 = metric(before, "podrouter_http_request_duration_seconds_count",
                                 listener=name)
                 started = time.monotonic()
-                out = exchange(ports[name], wire, until=b"}\n")
+                out = raw_exchange(ports[name], wire, until=b"}\n")
                 elapsed = time.monotonic() - started
                 self.assertTrue(out.startswith(b"HTTP/1.1 %d " % status), out[:200])
                 after = r.metrics()

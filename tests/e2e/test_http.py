@@ -10,7 +10,7 @@ import time
 import unittest
 
 from shardmap import owner
-from testbed import (TestBed, connect, free_port, metric, wait_for)
+from testbed import (TestBed, connect, free_port, metric, raw_exchange, wait_for)
 
 N_PODS = 5
 
@@ -20,22 +20,6 @@ def http_listener(name, port, route, service="mydb", **extra):
                 "service": service, "route": route}
     listener.update(extra)
     return listener
-
-
-def raw_exchange(port, wire, timeout=5):
-    """Sends raw bytes and returns everything read until the proxy closes (or times out)."""
-    with connect(port, timeout=timeout) as s:
-        s.sendall(wire)
-        out = b""
-        try:
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                out += data
-        except (socket.timeout, ConnectionResetError):
-            pass
-        return out
 
 
 class HttpBed(TestBed):

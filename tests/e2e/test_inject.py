@@ -36,6 +36,19 @@ def inject(*args, stdin=None):
                           timeout=30)
 
 
+def block(text, key):
+    """The lines of the YAML block that `key` (a line of its own) opens: those indented deeper."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == key)
+    depth = lambda line: len(line) - len(line.lstrip())  # noqa: E731
+    out = []
+    for line in lines[start + 1:]:
+        if line.strip() and depth(line) <= depth(lines[start]):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
 class Inject(unittest.TestCase):
     def test_stdin_to_stdout_and_idempotent(self):
         out = inject("--image", "reg/podrouter:1", "--config-map", "routes", stdin=MANIFESTS)
@@ -81,9 +94,10 @@ class Inject(unittest.TestCase):
                      "spec: {template: {spec: {restartPolicy: Never, "
                      "containers: [{name: j, image: j:1}]}}}\n")
         self.assertEqual(job.returncode, 0, job.stderr)
-        init = job.stdout[job.stdout.index("initContainers:"):job.stdout.index("containers:\n")]
+        init = block(job.stdout, "initContainers:")
         self.assertIn("name: podrouter", init)
         self.assertIn("restartPolicy: Always", init)
+        self.assertNotIn("name: podrouter", block(job.stdout, "containers:"))
         listed = inject(stdin="apiVersion: v1\nkind: List\nitems:\n"
                         "- {apiVersion: apps/v1, kind: Deployment, metadata: {name: a}, "
                         "spec: {template: {spec: {containers: [{name: a, image: a:1}]}}}}\n")
@@ -94,7 +108,7 @@ class Inject(unittest.TestCase):
                '"spec":{"containers":[{"name":"c","image":"c:1"}]}}')
         stream = inject(stdin=pod + "\n" + pod.replace('"p"', '"q"'))
         self.assertEqual(stream.returncode, 0, stream.stderr)
-        self.assertEqual(stream.stdout.count("name: podrouter"), 2)
+        self.assertEqual(stream.stdout.count("- name: podrouter\n"), 2)
         self.assertIn("injected 2 workload(s)", stream.stderr)
         broken = inject(stdin=pod + "\n{")
         self.assertEqual(broken.returncode, 1)

@@ -296,6 +296,23 @@ def connect(port, ip="127.0.0.1", timeout=5):
     return s
 
 
+def raw_exchange(port, wire, until=None, timeout=5):
+    """Sends raw bytes; returns what was read until `until` appeared in it, or the proxy closed
+    (or went quiet for `timeout` seconds)."""
+    with connect(port, timeout=timeout) as s:
+        s.sendall(wire)
+        out = b""
+        try:
+            while until is None or until not in out:
+                data = s.recv(65536)
+                if not data:
+                    break
+                out += data
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return out
+
+
 def read_line(sock):
     data = b""
     while not data.endswith(b"\n"):

@@ -1,6 +1,7 @@
 // Fuzz target: the HTTP front end. The input is split in two at a point chosen by its first byte
 // and fed as a client would, resuming after every message; the parser must never crash, never
-// report more than it was given, and must refuse with a 400 or 431 only.
+// report more than it was given, never accept a head it then refuses, and must refuse with 400,
+// 431, or (framing it will not relay) 501 for a request and 502 for a response.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,12 +13,18 @@ namespace {
 class Sink : public podrouter::HttpParser::Delegate {
  public:
   bool OnHead(podrouter::HttpHead& head, std::string*) override {
+    ++heads;
     return !head.method.empty() || head.status != 0;
+  }
+  void OnHeadAccepted() override {
+    if (++accepted != heads) abort();  // once per head, and only after OnHead
   }
   void OnBody(const char*, size_t len) override { body += len; }
   void OnMessageComplete() override { ++messages; }
   size_t body = 0;
   size_t messages = 0;
+  size_t heads = 0;
+  size_t accepted = 0;
 };
 
 void Feed(podrouter::HttpParser::Kind kind, const char* data, size_t size, size_t cut) {
@@ -30,7 +37,11 @@ void Feed(podrouter::HttpParser::Kind kind, const char* data, size_t size, size_
       at += r.consumed;
       len -= r.consumed;
       if (r.status == podrouter::HttpParser::Status::kError) {
-        if (parser.error_status() != 400 && parser.error_status() != 431) abort();
+        const int status = parser.error_status();
+        const int framing = kind == podrouter::HttpParser::Kind::kRequest ? 501 : 502;
+        if (status != 400 && status != 431 && status != framing) abort();
+        // A head refused while it was being read was never accepted.
+        if (!parser.head_done() && sink.accepted > sink.messages + 1) abort();
         return;
       }
       if (r.status != podrouter::HttpParser::Status::kMessageComplete) break;

@@ -20,12 +20,30 @@ HttpHead Head(std::vector<std::pair<std::string, std::string>> headers, int stat
   return h;
 }
 
+struct Case {
+  std::vector<std::pair<std::string, std::string>> headers;
+  BodyFraming body;
+  int error_status;
+};
+
+// Each case's head through `framing`: its error status, or its body framing when there is none.
+template <typename Framing>
+void CheckTable(const std::vector<Case>& cases, Framing framing) {
+  for (const auto& c : cases) {
+    MessageFraming f = framing(c.headers);
+    std::string what =
+        c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
+    EXPECT_EQ(f.error_status, c.error_status) << what;
+    if (!c.error_status) {
+      EXPECT_EQ(f.body, c.body) << what;
+    } else {
+      EXPECT_NE(f.error, nullptr) << what;
+    }
+  }
+}
+
 TEST(RequestFraming, Table) {
-  struct Case {
-    std::vector<std::pair<std::string, std::string>> headers;
-    BodyFraming body;
-    int error_status;
-  } cases[] = {
+  std::vector<Case> cases = {
       {{}, BodyFraming::kNone, 0},
       {{{"Content-Length", "3"}}, BodyFraming::kLength, 0},
       {{{"content-length", " 0 "}}, BodyFraming::kLength, 0},
@@ -51,17 +69,7 @@ TEST(RequestFraming, Table) {
       {{{"Content-Length", ""}}, BodyFraming::kNone, 400},
       {{{"Content-Length", "1234567890123456789"}}, BodyFraming::kNone, 400},
   };
-  for (const auto& c : cases) {
-    MessageFraming f = RequestFraming(Head(c.headers));
-    std::string what =
-        c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
-    EXPECT_EQ(f.error_status, c.error_status) << what;
-    if (!c.error_status) {
-      EXPECT_EQ(f.body, c.body) << what;
-    } else {
-      EXPECT_NE(f.error, nullptr) << what;
-    }
-  }
+  CheckTable(cases, [](const auto& headers) { return RequestFraming(Head(headers)); });
   EXPECT_EQ(RequestFraming(Head({{"Content-Length", "42"}})).length, 42u);
   EXPECT_EQ(RequestFraming(Head({{"Transfer-Encoding", "chunked"}}, 0, /*minor=*/0)).error_status,
             400);
@@ -79,11 +87,7 @@ TEST(ResponseFraming, BodilessStatusesEndAtTheBlankLineWhateverTheirHeaders) {
 }
 
 TEST(ResponseFraming, Table) {
-  struct Case {
-    std::vector<std::pair<std::string, std::string>> headers;
-    BodyFraming body;
-    int error_status;
-  } cases[] = {
+  std::vector<Case> cases = {
       {{}, BodyFraming::kClose, 0},
       {{{"Content-Length", "5"}}, BodyFraming::kLength, 0},
       {{{"Transfer-Encoding", "chunked"}}, BodyFraming::kChunked, 0},
@@ -96,17 +100,7 @@ TEST(ResponseFraming, Table) {
       {{{"Content-Length", "5"}, {"Content-Length", "6"}}, BodyFraming::kNone, 502},
       {{{"Content-Length", "five"}}, BodyFraming::kNone, 502},
   };
-  for (const auto& c : cases) {
-    MessageFraming f = ResponseFraming(Head(c.headers, 200), false);
-    std::string what =
-        c.headers.empty() ? "(none)" : c.headers[0].first + ": " + c.headers[0].second;
-    EXPECT_EQ(f.error_status, c.error_status) << what;
-    if (!c.error_status) {
-      EXPECT_EQ(f.body, c.body) << what;
-    } else {
-      EXPECT_NE(f.error, nullptr) << what;
-    }
-  }
+  CheckTable(cases, [](const auto& headers) { return ResponseFraming(Head(headers, 200), false); });
 }
 
 // Records heads, acceptances, bodies and ends.
