@@ -79,16 +79,6 @@ bool RunsToCompletion(const std::string& kind, const YAML::Node& pod_spec) {
   return policy.IsScalar() && policy.Scalar() != "Always";
 }
 
-bool HasNamed(const YAML::Node& list, const std::string& name) {
-  if (!list || !list.IsSequence()) return false;
-  for (const auto& item : list) {
-    if (item.IsMap() && item["name"] && item["name"].IsScalar() && item["name"].Scalar() == name) {
-      return true;
-    }
-  }
-  return false;
-}
-
 YAML::Node Sidecar(const InjectOptions& o) {
   const std::string port = std::to_string(o.admin_port);
   YAML::Node c(YAML::NodeType::Map);
@@ -128,30 +118,72 @@ YAML::Node Sidecar(const InjectOptions& o) {
   return c;
 }
 
-// Adds what is missing to one pod spec; returns false when it already had the sidecar.
-bool InjectPodSpec(YAML::Node spec, InjectOptions o, bool runs_to_completion) {
-  o.native_sidecar = o.native_sidecar || runs_to_completion;
-  if (HasNamed(spec["containers"], kContainer) || HasNamed(spec["initContainers"], kContainer)) {
-    return false;
-  }
-  if (o.native_sidecar) {
-    // First among the init containers, so it is up before the others and the app.
-    YAML::Node init(YAML::NodeType::Sequence);
-    init.push_back(Sidecar(o));
-    if (spec["initContainers"]) {
-      for (const auto& c : spec["initContainers"]) init.push_back(c);
+enum class Change { kNone, kAdded, kConverted };
+
+// The podrouter container's index in `list`, or -1.
+int FindNamed(const YAML::Node& list, const std::string& name) {
+  if (!list || !list.IsSequence()) return -1;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node item = list[i];
+    if (item.IsMap() && item["name"] && item["name"].IsScalar() && item["name"].Scalar() == name) {
+      return static_cast<int>(i);
     }
-    spec["initContainers"] = init;
+  }
+  return -1;
+}
+
+// Puts `sidecar` first among the init containers, so it is up before the others and the app.
+void PrependInit(YAML::Node spec, const YAML::Node& sidecar) {
+  YAML::Node init(YAML::NodeType::Sequence);
+  init.push_back(sidecar);
+  if (spec["initContainers"]) {
+    for (const auto& c : spec["initContainers"]) init.push_back(c);
+  }
+  spec["initContainers"] = init;
+}
+
+// Brings one pod spec to the wanted form: adds the sidecar and its volume, or converts an
+// earlier injection that cannot work (an ordinary container where the pod must run to
+// completion or the native form was asked for; an init container without restartPolicy: Always,
+// which would never end and so never let the pod start).
+Change InjectPodSpec(YAML::Node spec, InjectOptions o, bool runs_to_completion) {
+  o.native_sidecar = o.native_sidecar || runs_to_completion;
+  Change change = Change::kAdded;
+  if (int i = FindNamed(spec["initContainers"], kContainer); i >= 0) {
+    YAML::Node sidecar = spec["initContainers"][i];
+    if (sidecar["restartPolicy"] && sidecar["restartPolicy"].IsScalar() &&
+        sidecar["restartPolicy"].Scalar() == "Always") {
+      return Change::kNone;
+    }
+    sidecar["restartPolicy"] = "Always";
+    change = Change::kConverted;
+  } else if (int j = FindNamed(spec["containers"], kContainer); j >= 0) {
+    if (!o.native_sidecar) return Change::kNone;
+    YAML::Node rest(YAML::NodeType::Sequence);
+    YAML::Node sidecar;
+    for (size_t k = 0; k < spec["containers"].size(); ++k) {
+      if (static_cast<int>(k) == j) {
+        sidecar = spec["containers"][k];
+      } else {
+        rest.push_back(spec["containers"][k]);
+      }
+    }
+    spec["containers"] = rest;
+    sidecar["restartPolicy"] = "Always";
+    PrependInit(spec, sidecar);
+    change = Change::kConverted;
+  } else if (o.native_sidecar) {
+    PrependInit(spec, Sidecar(o));
   } else {
     spec["containers"].push_back(Sidecar(o));
   }
-  if (!HasNamed(spec["volumes"], kVolume)) {
+  if (FindNamed(spec["volumes"], kVolume) < 0) {
     YAML::Node volume;
     volume["name"] = kVolume;
     volume["configMap"]["name"] = o.config_map;
     spec["volumes"].push_back(volume);
   }
-  return true;
+  return change;
 }
 
 enum class Outcome { kNotWorkload, kInjected, kAlready, kError };
@@ -195,11 +227,17 @@ Outcome InjectObject(YAML::Node node, const InjectOptions& options, InjectResult
     *error = kind + " has no containers list in its pod spec";
     return Outcome::kError;
   }
-  if (!InjectPodSpec(spec, options, RunsToCompletion(kind, spec))) {
-    ++result->already;
-    return Outcome::kAlready;
+  switch (InjectPodSpec(spec, options, RunsToCompletion(kind, spec))) {
+    case Change::kNone:
+      ++result->already;
+      return Outcome::kAlready;
+    case Change::kConverted:
+      ++result->converted;
+      break;
+    case Change::kAdded:
+      ++result->injected;
+      break;
   }
-  ++result->injected;
   // A flow collection cannot hold a block one: unfold the path down to the new entries so the
   // sidecar reads like any hand-written container. Other entries keep their style.
   for (auto& a : ancestors) a.SetStyle(YAML::EmitterStyle::Block);

@@ -20,7 +20,8 @@ struct InjectResult {
   std::string output;               // the manifests, injected; empty when errors is not
   std::vector<std::string> errors;  // "document N (line L): message"
   int injected = 0;                 // workloads that got the sidecar now
-  int already = 0;                  // workloads that had it
+  int converted = 0;  // workloads whose earlier sidecar was moved to the native-sidecar form
+  int already = 0;    // workloads that had it, in a form that works
 };
 
 InjectResult Inject(const std::string& manifests, const InjectOptions& options);

@@ -486,6 +486,12 @@ class Loader {
     }
     if (auto v = root["drain_quiet"]) {
       if (auto d = Duration(v, "drain_quiet")) config->drain_quiet = *d;
+      if (config->drain_quiet >= config->drain_timeout) {
+        Error(v, "drain_quiet",
+              "must be shorter than drain_timeout (" +
+                  std::to_string(config->drain_timeout.count()) +
+                  "ms), or every drain runs to its timeout");
+      }
     }
     // Defaults first: listeners copy them.
     if (auto v = root["timeouts"]) LoadTimeouts(v, "timeouts", &config->timeouts);

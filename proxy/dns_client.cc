@@ -126,9 +126,10 @@ std::string DnsClient::Describe(int status) const {
       return "malformed answer";
     case ARES_ECONNREFUSED:
       // c-ares 1.18 folds SERVFAIL and REFUSED into this when it fails over between servers.
-      return servers_ == 1 ? "connection refused (nothing answers at the DNS server's address)"
+      // It also stands for a TCP connection (a truncated answer's retry) closed without an answer.
+      return servers_ == 1 ? "no answer: the DNS server refused or closed the connection"
                            : "no DNS server gave a usable answer (each answered SERVFAIL or "
-                             "REFUSED, or refused the connection)";
+                             "REFUSED, or refused or closed the connection)";
     case ARES_ECANCELLED:
     case ARES_EDESTRUCTION:
       return "cancelled";

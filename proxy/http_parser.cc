@@ -103,6 +103,16 @@ int HttpParser::HeadComplete() {
     }
   }
   const bool request = parser_.type == HTTP_REQUEST;
+  if (request) {
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0), or the pod and the hops
+    // after it may each pick another.
+    int hosts = 0;
+    for (const auto& header : h.headers()) hosts += EqualsIgnoreCase(header.name, "host") ? 1 : 0;
+    if (hosts > 1) return Fail(400, "more than one Host header");
+    if (hosts == 0 && h.minor == 1) return Fail(400, "no Host header in an HTTP/1.1 request");
+  } else if (h.status < 100 || h.status > 599) {
+    return Fail(502, "status code outside 100-599");  // RFC 9110 §15
+  }
   framing_ = request ? RequestFraming(h) : ResponseFraming(h, head_request_);
   head_request_ = false;
   if (framing_.error_status) return Fail(framing_.error_status, framing_.error);

@@ -164,8 +164,13 @@ int Inject(const std::vector<std::string>& args) {
   for (const auto& e : result.errors) fprintf(stderr, "%s: %s\n", name.c_str(), e.c_str());
   if (!result.errors.empty()) return 1;  // nothing written
   fwrite(result.output.data(), 1, result.output.size(), stdout);
-  fprintf(stderr, "podrouter: injected %d workload(s), %d already had the sidecar\n",
-          result.injected, result.already);
+  fprintf(stderr, "podrouter: injected %d workload(s), %d already had the sidecar", result.injected,
+          result.already);
+  if (result.converted > 0) {
+    fprintf(stderr, ", %d converted to the native-sidecar form (it could not work as it was)",
+            result.converted);
+  }
+  fputc('\n', stderr);
   return 0;
 }
 

@@ -304,8 +304,9 @@ void ServiceResolver::Finish(Attempt& attempt) {
           ? BackoffDelay(failures_, dns_config_.min_refresh, dns_config_.max_refresh, Random())
           : RefreshDelay(std::chrono::seconds(attempt.min_ttl == UINT32_MAX ? 0 : attempt.min_ttl),
                          dns_config_.min_refresh, dns_config_.max_refresh, Random());
-  LOG_DEBUG("service=%s event=resolved result=%s pods=%zu ttl=%u next_in_ms=%" PRId64,
-            service_.id.c_str(), ToString(status_.result), next->size(), attempt.min_ttl,
+  LOG_DEBUG("service=%s event=resolved result=%s pods=%zu ttl=%s next_in_ms=%" PRId64,
+            service_.id.c_str(), ToString(status_.result), next->size(),
+            attempt.min_ttl == UINT32_MAX ? "-" : std::to_string(attempt.min_ttl).c_str(),
             static_cast<int64_t>(delay.count()));
   Schedule(delay);
 }

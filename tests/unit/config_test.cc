@@ -96,10 +96,23 @@ TEST(ConfigLoader, Defaults) {
   EXPECT_TRUE(c.dns.servers.empty());
   EXPECT_EQ(c.dns.timeout, Millis(2000));
   EXPECT_EQ(c.drain_timeout, Millis(20000));
+  EXPECT_EQ(c.drain_quiet, Millis(2000));
   EXPECT_EQ(c.listeners[0].protocol, Protocol::kTcp);
   EXPECT_EQ(c.listeners[0].limits.max_connections, 10000u);
   EXPECT_EQ(c.listeners[0].timeouts.idle, Millis(300000));
   EXPECT_EQ(c.services[0].ordinal_start, 0u);
+}
+
+TEST(ConfigLoader, DrainQuietIsShorterThanDrainTimeout) {
+  const std::string listeners =
+      "listeners: [{name: a, bind: '127.0.0.1:1000', service: mydb, route: {ordinal: 1}}]\n";
+  EXPECT_EQ(Load(std::string(kService) + "drain_quiet: 500ms\n" + listeners).drain_quiet,
+            Millis(500));
+  EXPECT_THAT(Errors(std::string(kService) + "drain_timeout: 10s\ndrain_quiet: 30s\n" + listeners),
+              ElementsAre("c.yaml:4:14: drain_quiet: must be shorter than drain_timeout "
+                          "(10000ms), or every drain runs to its timeout"));
+  EXPECT_THAT(Errors(std::string(kService) + "drain_quiet: soon\n" + listeners),
+              ElementsAre(::testing::HasSubstr("drain_quiet")));
 }
 
 TEST(ConfigLoader, ShardsDefaultToReplicas) {

@@ -153,11 +153,13 @@ TEST(HttpParserFraming, RefusedRequestHeadsAreNeverAccepted) {
 }
 
 TEST(HttpParserFraming, AcceptanceComesBeforeTheBodyAndTheEnd) {
-  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.1\r\n\r\n", 0), "H0AC");
-  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 0),
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0), "H0AC");
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest,
+                 "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab", 0),
             "H0AB(ab)C");
   // A head whose body has not arrived yet is accepted when the bytes run out.
-  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n", 0),
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest,
+                 "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n", 0),
             "H0A");
 }
 
@@ -180,7 +182,7 @@ TEST(HttpParserFraming, ChunkedFollowedByWhitespaceIsChunkedAtEverySplit) {
     EXPECT_EQ(joined, "H200AhelloCH200AhelloC") << "split " << split << ": " << log;
   }
   std::string request =
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked \t\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \t\r\n\r\n2\r\nab\r\n0\r\n\r\n";
   EXPECT_EQ(Feed(HttpParser::Kind::kRequest, request, 0), "H0AB(ab)C");
 }
 
@@ -199,6 +201,33 @@ TEST(HttpParserFraming, BodilessResponsesEndAtTheBlankLine) {
   EXPECT_EQ(Feed(HttpParser::Kind::kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 0,
                  /*head=*/true),
             "H200AC");
+}
+
+TEST(HttpParserFraming, RequestsNeedExactlyOneHost) {
+  // RFC 9112 §3.2 (found by trying issue 10's work): two Hosts, or none in HTTP/1.1, went to the
+  // pod, which may pick another Host than the next hop.
+  int status = 0;
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 0,
+                 false, &status),
+            "E");
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.1\r\n\r\n", 0, false, &status), "E");
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.0\r\n\r\n", 0), "H0AC");
+  EXPECT_EQ(Feed(HttpParser::Kind::kRequest, "GET / HTTP/1.1\r\nhOsT: a\r\n\r\n", 0), "H0AC");
+}
+
+TEST(HttpParserFraming, StatusCodesOutside100To599Are502) {
+  for (const char* code : {"000", "001", "099"}) {
+    int status = 0;
+    std::string log = Feed(HttpParser::Kind::kResponse,
+                           std::string("HTTP/1.1 ") + code + " X\r\nContent-Length: 2\r\n\r\nok", 0,
+                           false, &status);
+    EXPECT_EQ(log, "E") << code;
+    EXPECT_EQ(status, 502) << code;
+  }
+  EXPECT_EQ(Feed(HttpParser::Kind::kResponse, "HTTP/1.1 599 X\r\nContent-Length: 2\r\n\r\nok", 0),
+            "H599AB(ok)C");
 }
 
 TEST(HttpParserFraming, ResponsesPodrouterCannotFrameAre502) {

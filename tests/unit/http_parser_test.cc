@@ -85,40 +85,48 @@ TEST(HttpParser, ByteByByte) {
 }
 
 TEST(HttpParser, HeaderValuesAreTrimmed) {
-  EXPECT_EQ(Requests("GET / HTTP/1.1\r\nA:   spaced  \t\r\n\r\n"), "H[GET / A=spaced]C");
+  EXPECT_EQ(Requests("GET / HTTP/1.1\r\nHost: x\r\nA:   spaced  \t\r\n\r\n"),
+            "H[GET / Host=x A=spaced]C");
 }
 
 TEST(HttpParser, SmugglingShapesAreRefused) {
   // Both framings: the classic CL.TE desync.
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "0\r\n\r\n"),
-            400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"), 400);
+  EXPECT_EQ(
+      ErrorOf(
+          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\n"),
+      400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"), 400);
+  EXPECT_EQ(
+      ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+      400);
+  EXPECT_EQ(
+      ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"),
+      400);
   // Issue 10, item 1: a coding podrouter does not implement is 501; one that is malformed, or
   // chunked in the wrong place, 400 (RFC 9112 §6.1, §6.3).
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"), 501);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked,\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400);
-  const char nul[] = "GET / HTTP/1.1\r\nA: x\0y\r\n\r\n";
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400);
+  const char nul[] = "GET / HTTP/1.1\r\nHost: x\r\nA: x\0y\r\n\r\n";
   EXPECT_EQ(ErrorOf(std::string(nul, sizeof(nul) - 1)), 400);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nA: x\r\n folded\r\n\r\n"), 400);  // obs-fold
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: x\r\nA: x\r\n folded\r\n\r\n"), 400);  // obs-fold
   EXPECT_EQ(ErrorOf("GET / HTTP/1.2\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/2.0\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"), 400);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GARBAGE\r\n\r\n"), 400);
 }
 
 TEST(HttpParser, OversizedHeadIs431) {
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"), 431);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"), 431);
   EXPECT_EQ(ErrorOf("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n"), 431);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nX: " + std::string(7000, 'a') + "\r\n\r\n"), 0);
+  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(7000, 'a') + "\r\n\r\n"), 0);
 }
 
 TEST(HttpParser, ResponsesWithAndWithoutBodies) {
@@ -162,7 +170,8 @@ TEST(HttpParser, UpgradeStopsAfterTheHead) {
   Recorder r;
   HttpParser p(HttpParser::Kind::kRequest, &r, 8192);
   std::string wire =
-      "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello";
+      "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
+      "websocket\r\n\r\n\x81\x05hello";
   // The head ends a message; what follows belongs to the new protocol, not to HTTP.
   auto result = p.Feed(wire.data(), wire.size());
   EXPECT_EQ(result.status, HttpParser::Status::kMessageComplete);
@@ -171,7 +180,7 @@ TEST(HttpParser, UpgradeStopsAfterTheHead) {
             HttpParser::Status::kUpgrade);
   EXPECT_TRUE(p.upgrade());
   // Found by http_parser_fuzz: feeding again after the upgrade must not report garbage counts.
-  std::string more = "\r\nGET / HTTP/1.1\r\n\r\n";
+  std::string more = "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
   auto again = p.Feed(more.data(), more.size());
   EXPECT_EQ(again.status, HttpParser::Status::kUpgrade);
   EXPECT_EQ(again.consumed, 0u);
@@ -179,8 +188,8 @@ TEST(HttpParser, UpgradeStopsAfterTheHead) {
 
 TEST(HttpParser, KeepAliveFollowsVersionAndConnection) {
   for (auto [wire, keep] : std::vector<std::pair<std::string, bool>>{
-           {"GET / HTTP/1.1\r\n\r\n", true},
-           {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+           {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true},
+           {"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false},
            {"GET / HTTP/1.0\r\n\r\n", false},
            {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true}}) {
     Recorder r;

@@ -188,6 +188,47 @@ TEST(Inject, PodsThatRunToCompletionGetTheNativeForm) {
   EXPECT_EQ(docs[1]["spec"]["containers"].size(), 2u);
 }
 
+TEST(Inject, AnEarlierSidecarThatCannotWorkIsConverted) {
+  // Found by trying issue 10's work: a Job injected by an older podrouter (an ordinary sidecar
+  // container) was reported as "already had the sidecar" and left never finishing.
+  const std::string old_job =
+      "kind: Job\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: app, image: "
+      "a:1}, {name: podrouter, image: p:1}]}}}\n";
+  InjectResult r = Inject(old_job, Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.converted, 1);
+  EXPECT_EQ(r.already, 0);
+  YAML::Node spec = YAML::Load(r.output)["spec"]["template"]["spec"];
+  ASSERT_EQ(spec["containers"].size(), 1u);
+  EXPECT_EQ(spec["containers"][0]["name"].as<std::string>(), "app");
+  EXPECT_EQ(spec["initContainers"][0]["name"].as<std::string>(), "podrouter");
+  EXPECT_EQ(spec["initContainers"][0]["image"].as<std::string>(), "p:1");  // kept as it was
+  EXPECT_EQ(spec["initContainers"][0]["restartPolicy"].as<std::string>(), "Always");
+  EXPECT_EQ(spec["volumes"][0]["name"].as<std::string>(), "podrouter-config");
+  // Now it works: injecting again changes nothing.
+  InjectResult again = Inject(r.output, Options());
+  EXPECT_EQ(again.output, r.output);
+  EXPECT_EQ(again.already, 1);
+  // An init container without restartPolicy: Always would never end, so the pod never starts.
+  InjectResult init = Inject(
+      "kind: Deployment\nspec: {template: {spec: {initContainers: [{name: podrouter, image: p:1}], "
+      "containers: [{name: app, image: a:1}]}}}\n",
+      Options());
+  EXPECT_EQ(init.converted, 1);
+  EXPECT_EQ(
+      YAML::Load(init.output)["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"]
+          .as<std::string>(),
+      "Always");
+  // An ordinary sidecar in a Deployment works as it is, unless the native form is asked for.
+  const std::string deployment =
+      "kind: Deployment\nspec: {template: {spec: {containers: [{name: app, image: a:1}, "
+      "{name: podrouter, image: p:1}]}}}\n";
+  EXPECT_EQ(Inject(deployment, Options()).already, 1);
+  InjectOptions native = Options();
+  native.native_sidecar = true;
+  EXPECT_EQ(Inject(deployment, native).converted, 1);
+}
+
 TEST(Inject, ListItemsAreInjected) {
   // Issue 10, item 7b: what `kubectl get deploy -o yaml` prints came back unchanged, exit 0.
   InjectResult r = Inject(R"(apiVersion: v1
