@@ -93,21 +93,19 @@ int HttpParser::HeadComplete() {
   h.status = parser_.status_code;
   head_done_ = true;
   if (h.major != 1 || h.minor > 1) return Fail(400, "unsupported HTTP version");
-  for (const auto& header : h.headers()) {
-    if (!IsToken(header.name)) return Fail(400, "invalid header name");
-  }
-  // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
+  const bool request = parser_.type == HTTP_REQUEST;
+  int hosts = 0;
   for (auto& header : h.headers()) {
+    if (!IsToken(header.name)) return Fail(400, "invalid header name");
+    // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
     while (!header.value.empty() && (header.value.back() == ' ' || header.value.back() == '\t')) {
       header.value.pop_back();
     }
+    if (header.name.size() == 4 && EqualsIgnoreCase(header.name, "host")) ++hosts;
   }
-  const bool request = parser_.type == HTTP_REQUEST;
   if (request) {
     // RFC 9112 §3.2: exactly one Host in HTTP/1.1 (at most one in 1.0), or the pod and the hops
     // after it may each pick another.
-    int hosts = 0;
-    for (const auto& header : h.headers()) hosts += EqualsIgnoreCase(header.name, "host") ? 1 : 0;
     if (hosts > 1) return Fail(400, "more than one Host header");
     if (hosts == 0 && h.minor == 1) return Fail(400, "no Host header in an HTTP/1.1 request");
   } else if (h.status < 100 || h.status > 599) {
