@@ -15,9 +15,15 @@ constexpr char kVolume[] = "podrouter-config";
 constexpr char kMountPath[] = "/etc/podrouter";
 
 struct Document {
-  std::string separator;  // the "---" line that opened it, if any, as written
-  std::string text;
-  int first_line = 1;  // 1-based line of `text` in the input
+  std::string separator;     // the "---" line that opened it, if any, as written
+  std::string text;          // what is parsed: content after the marker, then the following lines
+  size_t inline_length = 0;  // bytes of `text` that stood on the separator line
+  int first_line = 1;        // 1-based line of `text` in the input
+
+  // The document exactly as it was written.
+  std::string Original() const { return separator + text.substr(inline_length); }
+  // The separator for a rewritten document: content on the marker line moves below it.
+  std::string Marker() const { return inline_length ? "---\n" : separator; }
 };
 
 bool IsSeparator(const std::string& line) {
@@ -34,12 +40,12 @@ std::vector<Document> Split(const std::string& input) {
   while (std::getline(in, line)) {
     ++number;
     if (IsSeparator(line)) {
-      docs.push_back({line + "\n", "", number + 1});
+      docs.push_back({line + "\n", "", 0, number + 1});
       // Content after the marker on the same line ("--- {a: 1}") belongs to the document.
       const size_t content = line.find_first_not_of(" \t\r", 3);
       if (content != std::string::npos && line[content] != '#') {
-        docs.back().separator = "---\n";
         docs.back().text = line.substr(content) + "\n";
+        docs.back().inline_length = docs.back().text.size();
         docs.back().first_line = number;
       }
       continue;
@@ -298,7 +304,6 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
   };
   for (const Document& doc : Split(manifests)) {
     ++index;
-    out += doc.separator;
     std::string json_error;
     std::vector<std::string> parts = SplitJsonStream(doc.text, &json_error);
     if (!json_error.empty()) {
@@ -307,9 +312,11 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
     }
     const bool stream = !parts.empty();
     if (!stream) parts.push_back(doc.text);
+    std::string body;  // the document as it goes out, when anything in it changed
+    bool changed = false;
     for (size_t i = 0; i < parts.size(); ++i) {
       // Each value of a JSON stream becomes a document of its own.
-      if (stream && i > 0) out += "---\n";
+      if (stream && i > 0) body += "---\n";
       YAML::Node node;
       try {
         node = YAML::Load(parts[i]);
@@ -323,15 +330,18 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
           fail(doc, -1, error);
           break;
         case Outcome::kInjected:
-          out += Emit(node);
+          body += Emit(node);
+          changed = true;
           break;
         case Outcome::kNotWorkload:
         case Outcome::kAlready:
-          out += parts[i];  // untouched, so injecting twice changes nothing
-          if (stream) out += "\n";
+          body += parts[i];  // untouched, so injecting twice changes nothing
+          if (stream) body += "\n";
           break;
       }
     }
+    // A document nothing changed in goes out exactly as it came, marker line and all.
+    out += changed || stream ? doc.Marker() + body : doc.Original();
   }
   if (result.errors.empty()) result.output = std::move(out);
   return result;

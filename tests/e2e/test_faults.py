@@ -230,13 +230,22 @@ class Limits(TestBed):
         self.assertIsNone(r.proc.poll())
 
     def test_max_connections_http(self):
-        r = self.router(self.config(protocol="tcp", limits={"max_connections": 1}))
+        # An HTTP listener (the pods here speak a line protocol: podrouter's own 502 is enough to
+        # tell a served connection from a refused one).
+        r = self.router(self.config(protocol="http", limits={"max_connections": 1}))
         a = connect(self.lport)
-        read_line(a)
+        a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(a.recv(100).startswith(b"HTTP/1.1 "))  # served, and kept open
         self.assertTrue(closed_at_once(self.lport))
         a.close()
-        self.assertEqual(metric(r.metrics(), "podrouter_route_failures_total",
+        self.assertEqual(metric(r.metrics(), "podrouter_route_failures_total", listener="one",
                                 reason="max_connections"), 1)
+        wait_for(lambda: metric(r.metrics(), "podrouter_listener_connections_active",
+                                listener="one") == 0, what="the first connection gone")
+        b = connect(self.lport)  # below the limit again: served
+        b.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(b.recv(100).startswith(b"HTTP/1.1 "))
+        b.close()
 
 
 class Security(TestBed):
@@ -275,6 +284,14 @@ class Security(TestBed):
         self.assertEqual(body, {"error": "bad_ordinal", "header": "x-pod-ordinal"})
         self.assertNotIn('"x":"y', r.logs())
         json.loads(r.admin("/endpoints")[1])
+        # A routed request is logged at debug with its URL (quoted), never with a header's value:
+        # a credential in a header stays out of the logs.
+        conn.request("GET", '/"routed', headers={"X-Pod-Ordinal": "0",
+                                                 "Authorization": "Bearer s3cr3t-token"})
+        self.assertEqual(conn.getresponse().read(), b'pod=mydb-0 path=/"routed\n')
+        logs = r.logs()
+        self.assertIn('event=request method=GET url="/\\"routed"', logs)
+        self.assertNotIn("s3cr3t", logs)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,25 @@ TEST(Inject, EveryWorkloadKindGetsTheSidecarOnce) {
 }
 
 TEST(Inject, OtherDocumentsPassThroughByteForByte) {
-  InjectResult r = Inject(kManifests, Options());
-  std::string service(kManifests, std::string(kManifests).find("---"));
-  EXPECT_EQ(r.output.substr(0, service.size()), service);
+  // Every document inject does not change comes back as written, wherever it stands.
+  const std::vector<std::string> untouched = {
+      "# leading comment\napiVersion: v1\nkind: Service\nmetadata: {name: s}   # trailing\n",
+      "kind: ConfigMap\ndata:\n  a: &x \"1\"\n  b: *x\n  c: |\n    literal\n      block\n",
+      "kind: Pod  # injected before\nspec:\n  containers:\n  - {name: app, image: a}\n"
+      "  - {name: podrouter, image: p}\n  volumes: [{name: podrouter-config}]\n",
+      "--- !!map\n{kind: Secret, type: Opaque}\n",
+  };
+  const std::string deployment =
+      "kind: Deployment\nspec: {template: {spec: {containers: [{name: d, image: d:1}]}}}\n";
+  const std::string input = untouched[0] + "---\n" + deployment + "---\n" + untouched[1] + "---\n" +
+                            untouched[2] + untouched[3];
+  InjectResult r = Inject(input, Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 1);
+  EXPECT_EQ(r.already, 1);
+  for (const auto& doc : untouched) EXPECT_NE(r.output.find(doc), std::string::npos) << doc;
+  EXPECT_EQ(r.output.rfind(untouched[0], 0), 0u);
+  EXPECT_EQ(r.output.substr(r.output.size() - untouched[3].size()), untouched[3]);
 }
 
 TEST(Inject, IsIdempotent) {

@@ -295,12 +295,27 @@ TEST_F(ResolverTest, OrdinalsModeQueriesEachPodAndKeepsAFailedOne) {
   EXPECT_EQ(Pods(), (std::vector<std::string>{"web-5=5@10.2.0.5:8080", "web-6=6@10.2.0.6:8080"}));
 }
 
-TEST_F(ResolverTest, ReloadSeedCountsAsResolved) {
-  auto seed = std::make_shared<const EndpointSet>(std::vector<Endpoint>{});
-  server_->set_handler([&](const std::string&, uint16_t) { return FakeAnswer{0, {}, {}, true}; });
+TEST_F(ResolverTest, ReloadSeedCountsAsResolvedAndSurvivesAFailedLookup) {
+  // A resolver rebuilt on reload starts from the pods its predecessor knew: ready at once, and
+  // a lookup that fails keeps them.
+  Endpoint known;
+  ASSERT_TRUE(MakeEndpoint(0, "mydb-0", "10.1.0.1", 5432, &known));
+  auto seed = std::make_shared<const EndpointSet>(std::vector<Endpoint>{known});
+  int queries = 0;
+  server_->set_handler([&](const std::string&, uint16_t) {
+    ++queries;
+    return FakeAnswer{2, {}, {}};  // SERVFAIL
+  });
   resolver_ =
       std::make_unique<ServiceResolver>(&loop_, client_.get(), Srv(), dns_config_, &metrics_, seed);
   EXPECT_TRUE(resolver_->ready());
+  EXPECT_EQ(resolver_->snapshot(), seed);
+  resolver_->Start();
+  ASSERT_TRUE(
+      RunUntil([&] { return resolver_->status().result == ServiceResolver::Result::kError; }));
+  EXPECT_GT(queries, 0);
+  EXPECT_NE(resolver_->status().error.find("SERVFAIL"), std::string::npos)
+      << resolver_->status().error;
   EXPECT_EQ(resolver_->snapshot(), seed);
 }
 
