@@ -314,12 +314,15 @@ void ServiceResolver::Finish(Attempt& attempt) {
 void ServiceResolver::Publish(EndpointSnapshot next) {
   EndpointSnapshot before = snapshot();
   EndpointDiff diff = Diff(*before, *next);
+  // Appended piece by piece: `"," + Describe(...)` trips GCC 12's -Wrestrict false positive at -O3.
   std::string added, removed, changed;
-  for (const auto* e : diff.added) added += (added.empty() ? "" : ",") + Describe(*e);
-  for (const auto* e : diff.removed) removed += (removed.empty() ? "" : ",") + Describe(*e);
-  for (const auto& [b, a] : diff.changed) {
-    changed += (changed.empty() ? "" : ",") + Describe(*b) + "->" + Describe(*a);
-  }
+  auto list = [](std::string* out, const std::string& item) {
+    if (!out->empty()) out->push_back(',');
+    out->append(item);
+  };
+  for (const auto* e : diff.added) list(&added, Describe(*e));
+  for (const auto* e : diff.removed) list(&removed, Describe(*e));
+  for (const auto& [b, a] : diff.changed) list(&changed, Describe(*b) + "->" + Describe(*a));
   LOG_INFO("service=%s event=endpoints_changed pods=%zu added=%s removed=%s changed=%s",
            service_.id.c_str(), next->size(), added.empty() ? "-" : added.c_str(),
            removed.empty() ? "-" : removed.c_str(), changed.empty() ? "-" : changed.c_str());
