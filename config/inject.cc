@@ -85,25 +85,28 @@ bool RunsToCompletion(const std::string& kind, const YAML::Node& pod_spec) {
   return policy.IsScalar() && policy.Scalar() != "Always";
 }
 
+// The sidecar container, field for field the chart's `podrouter.sidecar` with its default values
+// (tests/helm/test_chart.py renders both and compares them).
 YAML::Node Sidecar(const InjectOptions& o) {
-  const std::string port = std::to_string(o.admin_port);
   YAML::Node c(YAML::NodeType::Map);
   c["name"] = kContainer;
   c["image"] = o.image;
-  c["args"].push_back("run");
-  c["args"].push_back("--config");
-  c["args"].push_back(std::string(kMountPath) + "/podrouter.yaml");
+  c["imagePullPolicy"] = "IfNotPresent";
+  for (const char* arg :
+       {"run", "--config", "/etc/podrouter/podrouter.yaml", "--log-level", "info"}) {
+    c["args"].push_back(arg);
+  }
   c["args"].SetStyle(YAML::EmitterStyle::Flow);
+  if (o.native_sidecar) c["restartPolicy"] = "Always";
   YAML::Node admin;
   admin["name"] = "podrouter-admin";
   admin["containerPort"] = o.admin_port;
   c["ports"].push_back(admin);
-  if (o.native_sidecar) c["restartPolicy"] = "Always";
   c["readinessProbe"]["httpGet"]["path"] = "/ready";
-  c["readinessProbe"]["httpGet"]["port"] = o.admin_port;
+  c["readinessProbe"]["httpGet"]["port"] = "podrouter-admin";
   c["readinessProbe"]["periodSeconds"] = 2;
   c["livenessProbe"]["httpGet"]["path"] = "/healthz";
-  c["livenessProbe"]["httpGet"]["port"] = o.admin_port;
+  c["livenessProbe"]["httpGet"]["port"] = "podrouter-admin";
   c["livenessProbe"]["periodSeconds"] = 10;
   c["resources"]["requests"]["cpu"] = "50m";
   c["resources"]["requests"]["memory"] = "32Mi";
@@ -111,10 +114,12 @@ YAML::Node Sidecar(const InjectOptions& o) {
   YAML::Node sc;
   sc["runAsNonRoot"] = true;
   sc["runAsUser"] = 65532;
+  sc["runAsGroup"] = 65532;
   sc["allowPrivilegeEscalation"] = false;
   sc["readOnlyRootFilesystem"] = true;
   sc["capabilities"]["drop"].push_back("ALL");
   sc["capabilities"]["drop"].SetStyle(YAML::EmitterStyle::Flow);
+  sc["seccompProfile"]["type"] = "RuntimeDefault";
   c["securityContext"] = sc;
   YAML::Node mount;
   mount["name"] = kVolume;

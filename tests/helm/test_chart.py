@@ -121,6 +121,31 @@ class Chart(unittest.TestCase):
         self.check_sidecar(init, "podrouter:0.1.0")
         self.assertEqual(init["restartPolicy"], "Always")
 
+    def test_inject_adds_exactly_the_charts_sidecar(self):
+        # One description of the sidecar: what `podrouter inject` adds is, field for field, what
+        # the chart's podrouter.sidecar renders with its defaults (both forms), and its volume.
+        workload = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n"
+                    "spec: {template: {spec: {containers: [{name: app, image: app:1}]}}}\n")
+        for native in (False, True):
+            with self.subTest(native=native):
+                docs, _ = self.render(dict(USER_CONFIG, demo={"enabled": True},
+                                           nativeSidecar=native))
+                pod = self.by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+                chart = pod["initContainers"][0] if native else pod["containers"][-1]
+                config_map = [v for v in pod["volumes"] if v["name"] == "podrouter-config"][0]
+                args = ["inject", "--image", chart["image"], "--config-map",
+                        config_map["configMap"]["name"]] + (["--native-sidecar"] if native else [])
+                out = subprocess.run([BIN] + args, input=workload, capture_output=True, text=True,
+                                     timeout=30)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                parsed = subprocess.run([self.render_bin, "-yaml2json"], input=out.stdout,
+                                        capture_output=True, text=True, timeout=30)
+                self.assertEqual(parsed.returncode, 0, parsed.stderr)
+                spec = json.loads(parsed.stdout)[0]["spec"]["template"]["spec"]
+                injected = spec["initContainers"][0] if native else spec["containers"][-1]
+                self.assertEqual(injected, chart)
+                self.assertIn(config_map, spec["volumes"])
+
     def test_pod_monitor(self):
         values = dict(USER_CONFIG, serviceMonitor={"enabled": True, "labels": {"team": "db"}})
         docs, _ = self.render(values)

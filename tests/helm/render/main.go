@@ -4,6 +4,8 @@
 // same engine. Output: JSON {"docs": [{"template": ..., "doc": ...}], "notes": "..."}.
 //
 // Usage: render [-f values.yaml]... [-name RELEASE] [-namespace NS] CHART_DIR
+//        render -yaml2json < STREAM   (a YAML stream as a JSON list of its documents, for tests
+//                                      that compare other tools' YAML with the chart's)
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,7 +99,28 @@ func main() {
 	flag.Var(&files, "f", "values file (repeatable)")
 	name := flag.String("name", "release", "release name")
 	namespace := flag.String("namespace", "default", "release namespace")
+	yaml2json := flag.Bool("yaml2json", false, "convert a YAML stream on stdin to JSON")
 	flag.Parse()
+	if *yaml2json {
+		var docs []interface{}
+		dec := yaml.NewDecoder(os.Stdin)
+		for {
+			var doc interface{}
+			if err := dec.Decode(&doc); err != nil {
+				if err == io.EOF {
+					break
+				}
+				fail("yaml: %v", err)
+			}
+			docs = append(docs, normalize(doc))
+		}
+		out, err := json.Marshal(docs)
+		if err != nil {
+			fail("json: %v", err)
+		}
+		fmt.Println(string(out))
+		return
+	}
 	if flag.NArg() != 1 {
 		fail("usage: render [-f values.yaml]... [-name RELEASE] [-namespace NS] CHART_DIR")
 	}
@@ -221,7 +245,7 @@ func main() {
 			var v interface{}
 			err := dec.Decode(&v)
 			if err != nil {
-				if err.Error() == "EOF" {
+				if err == io.EOF {
 					break
 				}
 				fail("%s renders invalid YAML: %v\n%s", rel, err, rendered)
