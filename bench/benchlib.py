@@ -10,7 +10,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 BUILD = os.path.join(ROOT, "build")
-PODROUTER = os.path.join(BUILD, "proxy", "podrouter")
+PODROUTER = os.path.join(BUILD, "app", "podrouter")
 
 
 def raise_fd_limit(want=65536):

@@ -5,10 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "proxy/endpoint_set.h"
-#include "proxy/http_head.h"
-#include "proxy/http_parser.h"
-#include "proxy/pickers.h"
+#include "discovery/endpoint_set.h"
+#include "http/http_head.h"
+#include "http/http_parser.h"
+#include "routing/pickers.h"
+#include "routing/shard_key.h"
 
 namespace podrouter {
 namespace {

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.environ.get("PODROUTER_BIN", os.path.join(HERE, "..", "..", "build", "proxy", "podrouter"))
+BIN = os.environ.get("PODROUTER_BIN", os.path.join(HERE, "..", "..", "build", "app", "podrouter"))
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 ZONE = "default.svc.cluster.local"
 

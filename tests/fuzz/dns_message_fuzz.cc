@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "proxy/dns_message.h"
+#include "dns/dns_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 65535) return 0;

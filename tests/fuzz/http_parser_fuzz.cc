@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "proxy/http_parser.h"
+#include "http/http_parser.h"
 
 namespace {
 

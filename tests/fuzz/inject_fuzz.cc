@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "config/inject.h"
+#include "inject/inject.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

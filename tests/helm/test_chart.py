@@ -11,7 +11,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CHART = os.path.join(ROOT, "helm", "podrouter")
-BIN = os.environ.get("PODROUTER_BIN", os.path.join(ROOT, "build", "proxy", "podrouter"))
+BIN = os.environ.get("PODROUTER_BIN", os.path.join(ROOT, "build", "app", "podrouter"))
 
 USER_CONFIG = {
     "config": {

@@ -1,0 +1,661 @@
+// HttpSession: per-request routing, pooled upstreams, streaming both ways, local error answers.
+#include "dataplane/http_session.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cassert>
+#include <cinttypes>
+#include <cstdio>
+
+#include "base/log.h"
+#include "routing/http_router.h"
+
+namespace podrouter {
+namespace {
+
+bool HasToken(const std::string* list, std::string_view token) {
+  if (!list) return false;
+  std::string_view rest = *list;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (EqualsIgnoreCase(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// RFC 9110 §9.2.2: the methods a proxy may send twice. Others are retried only when provably
+// none of their bytes reached the pod.
+bool IsIdempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}) {
+    if (method == m) return true;
+  }
+  return false;
+}
+
+constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept for a retry on a stale connection
+constexpr size_t kKeptReplay = 8 * 1024;  // replay storage an idle connection keeps
+
+// One chunk of a chunked body: its size line (written into `size`), the data and the CRLF.
+struct Chunk {
+  Chunk(const char* data, size_t len) {
+    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+    bufs[0] = uv_buf_init(size, static_cast<unsigned>(n));
+    bufs[1] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    bufs[2] = uv_buf_init(const_cast<char*>("\r\n"), 2);
+  }
+  char size[24];
+  uv_buf_t bufs[3];
+};
+
+}  // namespace
+
+HttpSession::HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
+                         uint32_t port_offset)
+    : Session(id),
+      worker_(worker),
+      listener_(std::move(listener)),
+      metrics_(listener_->current->metrics),
+      port_offset_(port_offset),
+      parser_(HttpParser::Kind::kRequest, this,
+              listener_->current->config.limits.max_header_bytes) {
+  uv_tcp_init(worker->loop, &down_);
+  uv_timer_init(worker->loop, &request_timer_);
+  uv_timer_init(worker->loop, &idle_timer_);
+  down_.data = request_timer_.data = idle_timer_.data = this;
+  down_writer_.Init(reinterpret_cast<uv_stream_t*>(&down_), this);
+  metrics_->connections_active->Increment();
+}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::Start(int fd) {
+  int rc = uv_tcp_open(&down_, fd);
+  if (rc != 0) {
+    ::close(fd);
+    metrics_->Failure(metrics::RouteFailure::kAcceptError).Increment();
+    Close("accept_failed", false);
+    return;
+  }
+  uv_tcp_nodelay(&down_, 1);
+  Touch();
+  uint64_t idle = static_cast<uint64_t>(listener_->current->config.timeouts.idle.count());
+  uv_timer_start(&idle_timer_, &OnIdleTimer, idle, 0);
+  StartReadingClient();
+}
+
+void HttpSession::StartReadingClient() {
+  if (reading_ || closing_) return;
+  reading_ = true;
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&down_),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* s = static_cast<HttpSession*>(h->data);
+        BufferPool& buffers = s->worker_->buffers;
+        *buf = uv_buf_init(buffers.Get().release(), static_cast<unsigned>(buffers.buffer_size()));
+      },
+      &OnClientRead);
+}
+
+void HttpSession::StopReadingClient() {
+  if (!reading_) return;
+  reading_ = false;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&down_));
+}
+
+void HttpSession::OnClientRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* s = static_cast<HttpSession*>(stream->data);
+  std::unique_ptr<char[]> buffer(buf->base);
+  if (nread > 0 && !s->closing_) {
+    s->Touch();
+    if (s->state_ == State::kTunnel) {
+      if (s->req_.up) {
+        uv_buf_t b = uv_buf_init(buffer.get(), static_cast<unsigned>(nread));
+        s->WriteToPod(&b, 1);
+        if (s->req_.up && s->req_.up->above_high()) s->StopReadingClient();
+      }
+    } else {
+      s->ProcessClientBytes(buffer.get(), static_cast<size_t>(nread));
+    }
+  } else if (nread == UV_EOF) {
+    s->OnClientEof();
+  } else if (nread < 0) {
+    s->Close("client_reset", true);
+  }
+  s->worker_->buffers.Put(std::move(buffer));
+}
+
+void HttpSession::ProcessClientBytes(const char* data, size_t len) {
+  in_client_parse_ = true;
+  while (len > 0 && !closing_) {
+    if (state_ != State::kIdle && state_ != State::kRequest) {
+      // A request is being answered: later (pipelined) bytes wait their turn.
+      pending_.append(data, len);
+      StopReadingClient();
+      break;
+    }
+    HttpParser::Result r = parser_.Feed(data, len);
+    data += r.consumed;
+    len -= r.consumed;
+    if (deferred_error_) {
+      int status = deferred_error_;
+      deferred_error_ = 0;
+      in_client_parse_ = false;
+      HandleUpstreamError(status);
+      in_client_parse_ = true;
+      if (closing_) break;
+    }
+    if (r.status == HttpParser::Status::kNeedMore) {
+      if (req_.up && req_.up->above_high()) StopReadingClient();  // the pod reads slower
+      break;
+    }
+    if (r.status == HttpParser::Status::kError) {
+      const int status = parser_.error_status();
+      LOG_DEBUG("c=%lu event=bad_request status=%d error=%s", id(), status,
+                LogQuote(parser_.error()).c_str());
+      if (req_.up) worker_->pool->Discard(req_.up, true);
+      req_.up = nullptr;
+      // The refused message's own start (a request refused before its head was complete has
+      // not reached OnHead, which sets it for the others).
+      req_.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
+      const metrics::RouteFailure reason = status == 431 ? metrics::RouteFailure::kHeadersTooLarge
+                                           : status == 501
+                                               ? metrics::RouteFailure::kUnsupportedTransferCoding
+                                               : metrics::RouteFailure::kBadRequest;
+      AnswerLocally(status, reason, ErrorBody(metrics::ToString(reason), "detail", parser_.error()),
+                    /*close=*/true);
+      break;
+    }
+    // A message ended (kMessageComplete), or an upgrade request's head did (kUpgrade).
+    OnRequestComplete();
+    if (req_.upgrade && state_ == State::kWaiting) {
+      pending_.append(data, len);  // tunnel bytes, for after the pod's 101
+      StopReadingClient();
+      break;
+    }
+  }
+  in_client_parse_ = false;
+}
+
+void HttpSession::OnMessageBegin() { message_started_ns_ = uv_hrtime(); }
+
+bool HttpSession::OnHead(HttpHead& head, std::string*) {
+  state_ = State::kRequest;
+  req_ = Request{};
+  req_.listener = listener_->current;
+  req_.started_ns = message_started_ns_;
+  req_.minor = head.minor;
+  req_.keep_alive = parser_.keep_alive() && !draining_;
+  req_.head = head.method == "HEAD";
+  const ListenerState& l = *req_.listener;
+  if (head.method == "CONNECT") {
+    req_.error_status = 400;
+    req_.error_reason = metrics::RouteFailure::kBadRequest;
+    req_.error_body = ErrorBody("bad_request", "detail", "CONNECT is not supported");
+    req_.keep_alive = false;
+    return true;
+  }
+  req_.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
+  req_.pods = l.service->snapshot();
+  RouteResult route = RouteRequest(l, head, req_.pods, port_offset_, &key_scratch_);
+  if (!route.endpoint) {
+    req_.error_status = route.status;
+    req_.error_reason = route.reason;
+    req_.error_body = std::move(route.body);
+    if (req_.upgrade) req_.keep_alive = false;
+    return true;  // the body, if any, is read and dropped; the answer follows at its end
+  }
+  req_.endpoint = route.endpoint;
+  req_.chunked = parser_.framing().body == BodyFraming::kChunked;
+  req_.idempotent = IsIdempotent(head.method);
+  // Nothing goes to the pod yet: llhttp has the last word on the head (OnHeadAccepted).
+  return true;
+}
+
+void HttpSession::OnHeadAccepted() {
+  if (req_.error_status || !req_.endpoint || closing_) return;
+  const ListenerState& l = *req_.listener;
+  const HttpHead& head = parser_.head();
+  SerializeRequestHead(head, parser_.framing().body, req_.upgrade, &head_buf_);
+  req_.up = worker_->pool->Acquire(*req_.endpoint, this,
+                                   static_cast<uint64_t>(l.config.timeouts.connect.count()),
+                                   /*fresh=*/false, &req_.reused);
+  req_.up->BeginRequest(req_.head);
+  req_.retriable = !req_.upgrade;
+  replay_.clear();
+  uv_buf_t b = uv_buf_init(head_buf_.data(), static_cast<unsigned>(head_buf_.size()));
+  WriteToPod(&b, 1);
+  LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s upstream=%lu reused=%d", id(),
+            head.method.c_str(), LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(),
+            req_.up ? req_.up->id() : 0, req_.reused);
+}
+
+void HttpSession::WriteToPod(const uv_buf_t* bufs, unsigned count) {
+  if (!req_.up) return;
+  if (req_.retriable) {
+    size_t n = 0;
+    for (unsigned i = 0; i < count; ++i) n += bufs[i].len;
+    if (replay_.size() + n > kMaxReplay) {
+      req_.retriable = false;
+      replay_.clear();
+    } else {
+      // Power-of-two steps: a connection's requests of similar size reuse one buffer.
+      if (replay_.size() + n > replay_.capacity())
+        replay_.reserve(std::bit_ceil(replay_.size() + n));
+      for (unsigned i = 0; i < count; ++i) replay_.append(bufs[i].base, bufs[i].len);
+    }
+  }
+  int rc = req_.up->Write(bufs, count);
+  if (rc != 0) OnUpstreamError(req_.up, rc);
+}
+
+void HttpSession::OnBody(const char* data, size_t len) {
+  if (req_.error_status || !req_.up) return;  // answered locally: the body is dropped
+  if (req_.chunked) {
+    Chunk chunk(data, len);
+    WriteToPod(chunk.bufs, 3);
+  } else {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    WriteToPod(&b, 1);
+  }
+}
+
+void HttpSession::OnMessageComplete() {
+  req_.complete = true;
+  if (req_.up && req_.chunked && !req_.error_status) {
+    uv_buf_t end = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);
+    WriteToPod(&end, 1);
+  }
+}
+
+void HttpSession::OnRequestComplete() {
+  if (req_.error_status) {
+    AnswerLocally(req_.error_status, req_.error_reason, req_.error_body,
+                  /*close=*/!req_.keep_alive || req_.upgrade);
+    return;
+  }
+  if (state_ != State::kRequest) return;  // already answered (an early response or an error)
+  state_ = State::kWaiting;
+  req_.complete = true;
+  if (!req_.responded) ArmRequestTimer();
+}
+
+void HttpSession::ArmRequestTimer() {
+  const uint64_t timeout = static_cast<uint64_t>(req_.listener->config.timeouts.request.count());
+  request_deadline_ = uv_now(worker_->loop) + timeout;
+  // A pending expiry from an earlier request is kept when it is no later than this deadline
+  // (OnRequestTimeout then re-arms): most requests end without touching the timer heap.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&request_timer_)) ||
+      uv_timer_get_due_in(&request_timer_) > timeout) {
+    uv_timer_start(&request_timer_, &OnRequestTimeout, timeout, 0);
+  }
+}
+
+bool HttpSession::OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* error) {
+  if (c != req_.up || closing_) return false;
+  request_deadline_ = 0;
+  const int status = head.status;
+  if (status >= 100 && status < 200 && status != 101) {
+    // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
+    if (req_.minor == 1) {
+      SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &head_buf_);
+      WriteToClient(head_buf_);
+    }
+    return true;
+  }
+  if (status == 101 && !req_.upgrade) {
+    *error = "101 Switching Protocols without an upgrade request";
+    return false;
+  }
+  // The body travels as the pod framed it (RFC 9112 §6.3, settled by the parser), re-framed
+  // as chunked where its end is the connection's and the client speaks HTTP/1.1.
+  BodyFraming framing = c->response_framing().body;
+  if (status == 101) {
+    framing = BodyFraming::kNone;
+  } else if (framing == BodyFraming::kChunked || framing == BodyFraming::kClose) {
+    framing = req_.minor == 1 ? BodyFraming::kChunked : BodyFraming::kClose;
+  }
+  // Whether the client connection outlives this response is decided here, once, and said in the
+  // head: a final answer that comes before the whole request was read (an early 413 to an
+  // Expect: 100-continue, say) leaves the rest of the request unread, so the connection closes.
+  bool keep = req_.keep_alive && framing != BodyFraming::kClose && !client_eof_ && !draining_ &&
+              req_.complete && (req_.upgrade ? status == 101 : true);
+  SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &head_buf_);
+  WriteToClient(head_buf_);
+  req_.responded = true;
+  req_.status = status;
+  req_.framing = framing;
+  if (!keep) req_.keep_alive = false;
+  return true;
+}
+
+void HttpSession::OnUpstreamBody(UpstreamConn* c, const char* data, size_t len) {
+  if (c != req_.up || closing_) return;
+  Touch();
+  if (req_.framing == BodyFraming::kChunked) {
+    Chunk chunk(data, len);
+    WriteToClient(chunk.bufs, 3);
+  } else if (req_.framing != BodyFraming::kNone) {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    WriteToClient(&b, 1);
+  }
+  if (down_writer_.above_high() && req_.up) req_.up->PauseReading();  // the client reads slower
+}
+
+void HttpSession::OnUpstreamComplete(UpstreamConn* c, bool clean) {
+  if (c != req_.up || closing_) return;
+  if (req_.framing == BodyFraming::kChunked) WriteToClient("0\r\n\r\n");
+  if (clean && req_.complete && c->reusable() && c->unsent() == 0) {
+    worker_->pool->Release(c);
+  } else {
+    worker_->pool->Discard(c);
+  }
+  req_.up = nullptr;
+  // The head said whether the connection stays (OnUpstreamHead): keep to it. A client that has
+  // half-closed since has no further requests to send.
+  EndRequest(/*close=*/!req_.keep_alive || client_eof_);
+}
+
+void HttpSession::OnUpstreamUpgraded(UpstreamConn* c) {
+  if (c != req_.up || closing_) return;
+  state_ = State::kTunnel;
+  metrics_->http_request_duration->Observe(static_cast<double>(uv_hrtime() - req_.started_ns) /
+                                           1e9);
+  worker_->HttpRequests(*metrics_, req_.endpoint->metrics, 101).Increment();
+  LOG_DEBUG("c=%lu event=tunnel pod=%s", id(), req_.endpoint->pod.c_str());
+  if (!pending_.empty()) {
+    std::string early = std::move(pending_);
+    pending_.clear();
+    uv_buf_t b = uv_buf_init(early.data(), static_cast<unsigned>(early.size()));
+    WriteToPod(&b, 1);
+  }
+  if (client_eof_) {
+    tunnel_client_eof_ = true;
+    if (req_.up) req_.up->ShutdownWrite();
+  } else {
+    StartReadingClient();
+  }
+}
+
+void HttpSession::OnUpstreamTunnelData(UpstreamConn* c, const char* data, size_t len) {
+  if (c != req_.up || closing_) return;
+  Touch();
+  uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+  WriteToClient(&b, 1);
+  if (down_writer_.above_high() && req_.up) req_.up->PauseReading();
+}
+
+void HttpSession::OnUpstreamTunnelEof(UpstreamConn* c) {
+  if (c != req_.up || closing_) return;
+  tunnel_pod_eof_ = true;
+  if (tunnel_client_eof_) {
+    CloseWhenFlushed();
+    return;
+  }
+  auto req = std::make_unique<uv_shutdown_t>();  // pass the pod's FIN on once the data is out
+  if (uv_shutdown(req.get(), reinterpret_cast<uv_stream_t*>(&down_),
+                  [](uv_shutdown_t* r, int) { std::unique_ptr<uv_shutdown_t> owned(r); }) == 0) {
+    req.release();
+  }
+}
+
+void HttpSession::OnUpstreamDrained(UpstreamConn* c) {
+  if (c != req_.up || closing_) return;
+  if (state_ == State::kRequest || state_ == State::kTunnel) StartReadingClient();
+}
+
+void HttpSession::OnUpstreamError(UpstreamConn* c, int status) {
+  if (c != req_.up || closing_) {
+    worker_->pool->Discard(c, true);
+    return;
+  }
+  if (in_client_parse_) {
+    deferred_error_ = status;  // handled once the parser has returned
+    return;
+  }
+  HandleUpstreamError(status);
+}
+
+void HttpSession::HandleUpstreamError(int status) {
+  UpstreamConn* c = req_.up;
+  if (!c) return;
+  const bool connected = c->connected(), got_bytes = c->got_response_bytes();
+  const bool sent = c->sent_request_bytes();
+  req_.up = nullptr;
+  worker_->pool->Discard(c, true);
+  request_deadline_ = 0;
+  const std::string& pod = req_.endpoint->pod;
+  if (state_ == State::kTunnel) {
+    Close("pod_reset", true);
+    return;
+  }
+  if (req_.responded) {
+    // Part of the response is with the client: all we can do is end the connection.
+    LOG_WARN("c=%lu event=pod_failed_mid_response pod=%s error=%s", id(), pod.c_str(),
+             uv_strerror(status));
+    metrics_->Failure(metrics::RouteFailure::kUpstreamReset).Increment();
+    Close("pod_reset_mid_response", true);
+    return;
+  }
+  // A pooled connection the pod had closed before it could answer: the request goes once more,
+  // on a fresh connection, if it may be sent twice (RFC 9110 §9.2.2) or provably was not sent.
+  if (connected && !got_bytes && req_.reused && req_.retriable && !req_.retried &&
+      (req_.idempotent || !sent)) {
+    LOG_DEBUG("c=%lu event=retry pod=%s error=%s", id(), pod.c_str(), uv_strerror(status));
+    if (req_.endpoint->metrics) req_.endpoint->metrics->retries->Increment();
+    req_.retried = true;
+    std::string replay = std::move(replay_);
+    replay_.clear();
+    req_.up = worker_->pool->Acquire(
+        *req_.endpoint, this, static_cast<uint64_t>(req_.listener->config.timeouts.connect.count()),
+        /*fresh=*/true, &req_.reused);
+    req_.up->BeginRequest(req_.head);
+    uv_buf_t b = uv_buf_init(replay.data(), static_cast<unsigned>(replay.size()));
+    WriteToPod(&b, 1);
+    if (state_ == State::kWaiting) ArmRequestTimer();
+    return;
+  }
+  // Why the pod gave no usable answer: it refused, it broke the connection, or it spoke garbage.
+  const bool refused = !connected, garbled = status == UV_EPROTO;
+  const char* error = refused   ? "upstream_connect_failed"
+                      : garbled ? "upstream_bad_response"
+                                : "upstream_reset";
+  LOG_WARN("c=%lu listener=%s event=%s pod=%s error=%s", id(), metrics_->name.c_str(), error,
+           pod.c_str(), uv_strerror(status));
+  AnswerLocally(502,
+                refused   ? metrics::RouteFailure::kConnectFailed
+                : garbled ? metrics::RouteFailure::kUpstreamBadResponse
+                          : metrics::RouteFailure::kUpstreamReset,
+                ErrorBody(error, "pod", pod), /*close=*/!req_.complete);
+}
+
+void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
+  auto* s = static_cast<HttpSession*>(timer->data);
+  if (s->request_deadline_ == 0) return;  // no request waits: the timer rests
+  const uint64_t now = uv_now(s->worker_->loop);
+  if (now < s->request_deadline_) {
+    uv_timer_start(timer, &OnRequestTimeout, s->request_deadline_ - now, 0);
+    return;
+  }
+  s->request_deadline_ = 0;
+  if (s->closing_ || s->req_.responded || !s->req_.up) return;
+  s->worker_->pool->Discard(s->req_.up, true);
+  s->req_.up = nullptr;
+  LOG_WARN("c=%lu listener=%s event=pod_timeout pod=%s timeout_ms=%" PRId64, s->id(),
+           s->metrics_->name.c_str(), s->req_.endpoint->pod.c_str(),
+           static_cast<int64_t>(s->req_.listener->config.timeouts.request.count()));
+  s->AnswerLocally(504, metrics::RouteFailure::kUpstreamTimeout,
+                   ErrorBody("upstream_timeout", "pod", s->req_.endpoint->pod), false);
+}
+
+void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body,
+                                bool close) {
+  metrics_->Failure(reason).Increment();
+  if (!req_.keep_alive || draining_ || client_eof_) close = true;
+  std::string wire =
+      std::string(req_.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
+      ReasonPhrase(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+  // Corked so the request is counted before the client can see the answer (with several
+  // workers, a client may read /metrics from another thread at once).
+  down_writer_.Cork();
+  WriteToClient(wire);
+  req_.status = status;
+  EndRequest(close);
+  UncorkClient();
+}
+
+void HttpSession::EndRequest(bool close) {
+  request_deadline_ = 0;
+  assert(req_.started_ns != 0);  // every observation has the request's own start
+  message_started_ns_ = 0;
+  const double seconds = static_cast<double>(uv_hrtime() - req_.started_ns) / 1e9;
+  metrics_->http_request_duration->Observe(seconds);
+  worker_->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)
+      .Increment();
+  LOG_DEBUG("c=%lu event=response status=%d pod=%s ms=%.3f close=%d", id(), req_.status,
+            req_.endpoint ? req_.endpoint->pod.c_str() : "none", seconds * 1e3, close);
+  if (req_.up) worker_->pool->Discard(req_.up, true);
+  req_ = Request{};
+  // Up to 64 KiB of a large request stays for a retry; an idle connection should not keep it.
+  if (replay_.capacity() > kKeptReplay) std::string().swap(replay_);
+  if (close) {
+    CloseWhenFlushed();
+    return;
+  }
+  state_ = State::kIdle;
+  if (!in_client_parse_) ResumeClient();
+}
+
+void HttpSession::ResumeClient() {
+  if (!pending_.empty()) {
+    std::string bytes = std::move(pending_);
+    pending_.clear();
+    ProcessClientBytes(bytes.data(), bytes.size());
+  }
+  if (closing_ || state_ == State::kClosing) return;
+  if (state_ == State::kIdle || state_ == State::kRequest) {
+    if (client_eof_) {
+      if (state_ == State::kIdle) CloseWhenFlushed();
+      return;
+    }
+    StartReadingClient();
+  }
+}
+
+void HttpSession::OnClientEof() {
+  client_eof_ = true;
+  StopReadingClient();
+  switch (state_) {
+    case State::kTunnel:
+      tunnel_client_eof_ = true;
+      if (tunnel_pod_eof_) {
+        CloseWhenFlushed();
+      } else if (req_.up) {
+        req_.up->ShutdownWrite();
+      }
+      break;
+    case State::kIdle:
+      if (parser_.in_message()) {
+        Close("client_closed_mid_request", true);
+      } else {
+        CloseWhenFlushed();
+      }
+      break;
+    case State::kRequest:
+      Close("client_closed_mid_request", true);
+      break;
+    case State::kWaiting:
+    case State::kClosing:
+      break;  // the response still goes out; then the connection closes
+  }
+}
+
+void HttpSession::Drain() {
+  draining_ = true;
+  if (state_ == State::kIdle && !parser_.in_message()) CloseWhenFlushed();
+}
+
+void HttpSession::WriteToClient(const uv_buf_t* bufs, unsigned count) {
+  int rc = down_writer_.Write(bufs, count);
+  if (rc != 0) Close("client_write_failed", true);
+}
+
+void HttpSession::WriteToClient(std::string_view data) {
+  uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+  WriteToClient(&b, 1);
+}
+
+void HttpSession::UncorkClient() {
+  if (closing_) {
+    down_writer_.DropCorked();
+    return;
+  }
+  if (down_writer_.Uncork() != 0) Close("client_write_failed", true);
+}
+
+void HttpSession::OnWriteDrained(StreamWriter*) {
+  Touch();
+  if (req_.up &&
+      (state_ == State::kWaiting || state_ == State::kRequest || state_ == State::kTunnel)) {
+    req_.up->ResumeReading();
+  }
+}
+
+void HttpSession::OnWriteFlushed(StreamWriter*) {
+  Touch();
+  if (state_ == State::kClosing) Close("done", false);
+}
+
+void HttpSession::OnWriteError(StreamWriter*, int) { Close("client_write_failed", true); }
+
+void HttpSession::CloseWhenFlushed() {
+  state_ = State::kClosing;
+  StopReadingClient();
+  if (down_writer_.Uncork() != 0) {
+    Close("client_write_failed", true);
+    return;
+  }
+  if (down_writer_.unsent() == 0) Close("done", false);
+}
+
+void HttpSession::OnIdleTimer(uv_timer_t* timer) {
+  auto* s = static_cast<HttpSession*>(timer->data);
+  uint64_t idle = static_cast<uint64_t>(s->listener_->current->config.timeouts.idle.count());
+  uint64_t quiet = uv_now(s->worker_->loop) - s->last_activity_;
+  if (quiet >= idle) {
+    s->Close("idle_timeout", false);
+    return;
+  }
+  uv_timer_start(&s->idle_timer_, &OnIdleTimer, idle - quiet, 0);
+}
+
+void HttpSession::Close(const char* reason, bool reset) {
+  if (closing_) return;
+  closing_ = true;
+  state_ = State::kClosing;
+  // Gathered bytes get one try on a graceful close (uv_close cancels queued writes anyway).
+  if (reset || down_writer_.Uncork() != 0) down_writer_.DropCorked();
+  if (req_.up) worker_->pool->Discard(req_.up, true);
+  req_.up = nullptr;
+  metrics_->connections_active->Decrement();
+  LOG_DEBUG("c=%lu listener=%s event=closed reason=%s", id(), metrics_->name.c_str(), reason);
+  if (!reset || uv_tcp_close_reset(&down_, &OnClosed) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&down_), &OnClosed);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&request_timer_), &OnClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &OnClosed);
+}
+
+void HttpSession::OnClosed(uv_handle_t* handle) {
+  auto* s = static_cast<HttpSession*>(handle->data);
+  if (--s->open_handles_ == 0) s->worker_->sessions.Remove(s);  // destroys s
+}
+
+}  // namespace podrouter

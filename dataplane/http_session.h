@@ -1,0 +1,148 @@
+// HttpSession: one client connection to an HTTP listener. Each request is routed on its own (also
+// on a kept-alive connection), sent over a pooled connection to its pod, and its response streamed
+// back; pipelined requests wait their turn. Bodies stream both ways under the watermarks, and
+// after a 101 the connection becomes a byte tunnel.
+//
+//   client ── down_ ── HttpParser (requests) ──► RouteRequest ──► UpstreamPool::Acquire
+//      ▲                                                              │
+//      └── down_writer_ ◄── re-framed response ◄── UpstreamConn (its HttpParser for responses)
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "dataplane/session.h"
+#include "dataplane/stream_writer.h"
+#include "dataplane/upstream_pool.h"
+#include "dataplane/worker.h"
+#include "http/http_head.h"
+#include "http/http_parser.h"
+#include "routing/listener_state.h"
+
+namespace podrouter {
+
+class HttpSession : public Session, public HttpParser::Delegate, public StreamWriter::Observer {
+ public:
+  HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
+              uint32_t port_offset);
+  ~HttpSession() override;
+
+  void Start(int fd);  // takes the accepted socket
+  void Abort() override { Close("aborted", true); }
+  void Drain() override;
+
+  // Events of the leased UpstreamConn. Each ignores a connection that is no longer this request's.
+  bool OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* error);
+  void OnUpstreamBody(UpstreamConn* c, const char* data, size_t len);
+  void OnUpstreamComplete(UpstreamConn* c, bool clean);
+  void OnUpstreamUpgraded(UpstreamConn* c);
+  void OnUpstreamTunnelData(UpstreamConn* c, const char* data, size_t len);
+  void OnUpstreamTunnelEof(UpstreamConn* c);
+  void OnUpstreamDrained(UpstreamConn* c);
+  void OnUpstreamError(UpstreamConn* c, int status);
+  // Around one read from the pod: what it produces for the client leaves in one writev.
+  void CorkClient() {
+    if (!closing_) down_writer_.Cork();
+  }
+  void UncorkClient();
+
+ private:
+  enum class State {
+    kIdle,     // between requests
+    kRequest,  // a request's head is in; its body streams to the pod
+    kWaiting,  // the request is complete, its response is not
+    kTunnel,   // after a 101
+    kClosing,
+  };
+
+  // Everything about the request in flight.
+  struct Request {
+    std::shared_ptr<const ListenerState> listener;
+    EndpointSnapshot pods;  // keeps `endpoint` alive
+    const Endpoint* endpoint = nullptr;
+    UpstreamConn* up = nullptr;
+    uint64_t started_ns = 0;
+    uint8_t minor = 1;
+    bool keep_alive = true;  // the client's wish
+    bool head = false;       // HEAD: the response has no body
+    bool upgrade = false;
+    bool chunked = false;     // the body goes to the pod chunked
+    bool complete = false;    // the whole request has been read
+    bool reused = false;      // `up` came from the pool
+    bool idempotent = false;  // RFC 9110 §9.2.2: may be sent twice
+    bool retriable = false;   // replay_ holds every byte sent to the pod so far
+    bool retried = false;
+    int error_status = 0;  // set when podrouter answers this request itself
+    metrics::RouteFailure error_reason = metrics::RouteFailure::kBadRequest;
+    std::string error_body;
+    bool responded = false;  // a response head went to the client
+    int status = 0;
+    BodyFraming framing = BodyFraming::kNone;
+  };
+
+  // HttpParser::Delegate: the client's requests.
+  void OnMessageBegin() override;
+  bool OnHead(HttpHead& head, std::string* error) override;  // routes; sends nothing
+  void OnHeadAccepted() override;                            // the head goes to the pod
+  void OnBody(const char* data, size_t len) override;
+  void OnMessageComplete() override;
+  // StreamWriter::Observer: writes to the client.
+  void OnWriteDrained(StreamWriter*) override;
+  void OnWriteError(StreamWriter*, int status) override;
+  void OnWriteFlushed(StreamWriter*) override;
+
+  static void OnClientRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnRequestTimeout(uv_timer_t* timer);
+  static void OnIdleTimer(uv_timer_t* timer);
+  static void OnClosed(uv_handle_t* handle);
+
+  void ProcessClientBytes(const char* data, size_t len);
+  void OnRequestComplete();
+  void ArmRequestTimer();  // the pod has timeouts.request from now to start its response
+  void OnClientEof();
+  void ResumeClient();  // continue with pipelined bytes, then read again
+  void StartReadingClient();
+  void StopReadingClient();
+  void WriteToPod(const uv_buf_t* bufs, unsigned count);
+  void WriteToClient(const uv_buf_t* bufs, unsigned count);
+  void WriteToClient(std::string_view data);
+  void HandleUpstreamError(int status);
+  void AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body, bool close);
+  void EndRequest(bool close);
+  void CloseWhenFlushed();
+  void Close(const char* reason, bool reset);
+  void Touch() { last_activity_ = uv_now(worker_->loop); }
+
+  Worker* worker_;
+  std::shared_ptr<ListenerRef> listener_;
+  metrics::ListenerMetrics* metrics_;
+  const uint32_t port_offset_;
+  uv_tcp_t down_;
+  uv_timer_t request_timer_;
+  uv_timer_t idle_timer_;
+  StreamWriter down_writer_;
+  HttpParser parser_;
+  std::string pending_;  // client bytes read beyond the request in flight
+  // Buffers reused from request to request, so a kept-alive connection does not allocate.
+  std::string head_buf_;     // a serialised head on its way out
+  std::string replay_;       // the request's bytes, for a retry on a stale pooled connection
+  std::string key_scratch_;  // a percent-decoded shard key
+  Request req_;
+  State state_ = State::kIdle;
+  uint64_t last_activity_ = 0;
+  uint64_t message_started_ns_ = 0;  // when the client's current message began
+  uint64_t request_deadline_ = 0;    // loop time the response head is due by; 0: none awaited
+  int deferred_error_ = 0;           // an upstream failure seen while parsing client bytes
+  bool in_client_parse_ = false;
+  bool reading_ = false;
+  bool client_eof_ = false;
+  bool draining_ = false;
+  bool tunnel_client_eof_ = false;
+  bool tunnel_pod_eof_ = false;
+  bool closing_ = false;
+  int open_handles_ = 3;
+};
+
+}  // namespace podrouter

@@ -1,0 +1,77 @@
+// TcpSession: one client connection relayed byte for byte to one pod, both ways, with bounded
+// buffers, half-close passed through, and connect/idle timeouts.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+#include "config/config.h"
+#include "dataplane/session.h"
+#include "dataplane/worker.h"
+#include "discovery/endpoint_set.h"
+#include "metrics/metrics.h"
+
+namespace podrouter {
+
+class TcpSession : public Session {
+ public:
+  TcpSession(Worker* worker, uint64_t id, const config::Listener& listener,
+             metrics::ListenerMetrics* listener_metrics);
+  ~TcpSession() override;
+
+  // Takes the accepted socket `fd` and connects to `endpoint`. On failure the session is already
+  // closing.
+  void Start(int fd, const Endpoint& endpoint);
+  void Abort() override { Close("aborted", true); }
+
+ private:
+  // One way of the relay: bytes read from `src` are written to `dst`.
+  struct Direction {
+    uv_tcp_t* src;
+    uv_tcp_t* dst;
+    metrics::Counter* bytes = nullptr;
+    size_t unsent = 0;    // queued in uv_write, not yet written
+    bool paused = false;  // reading src stopped for backpressure
+    bool eof = false;     // src sent FIN
+    bool shutdown_started = false;
+    bool shutdown_done = false;
+    uv_shutdown_t shutdown_req;
+  };
+  struct WriteReq;
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWrite(uv_write_t* req, int status);
+  static void OnShutdown(uv_shutdown_t* req, int status);
+  static void OnConnect(uv_connect_t* req, int status);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnClosed(uv_handle_t* handle);
+
+  Direction& DirectionFrom(uv_stream_t* src) {
+    return src == reinterpret_cast<uv_stream_t*>(&down_) ? to_up_ : to_down_;
+  }
+  void Forward(Direction& d, std::unique_ptr<char[]> buffer, size_t len);
+  void StartReading(Direction& d);
+  void MaybeShutdown(Direction& d);
+  void Close(const char* reason, bool reset);
+
+  Worker* worker_;
+  const config::Timeouts timeouts_;
+  const std::string listener_name_;
+  metrics::ListenerMetrics* listener_metrics_;
+  metrics::PodMetrics* pod_metrics_ = nullptr;
+  std::string pod_;
+  uv_tcp_t down_;
+  uv_tcp_t up_;
+  uv_timer_t timer_;
+  uv_connect_t connect_req_;
+  Direction to_up_{&down_, &up_};
+  Direction to_down_{&up_, &down_};
+  uint64_t last_activity_ = 0;
+  bool connected_ = false;
+  bool closing_ = false;
+  int open_handles_ = 0;
+};
+
+}  // namespace podrouter

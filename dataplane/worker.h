@@ -1,0 +1,59 @@
+// What every listener and session on one event loop shares. Nothing here is touched by another
+// thread: with `workers: N` each loop has its own Worker.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include "dataplane/buffer_pool.h"
+#include "dataplane/session.h"
+#include "metrics/metrics.h"
+
+namespace podrouter {
+
+constexpr size_t kReadBufferSize = 64 * 1024;
+// Unsent bytes queued towards one side: above kHighWatermark the other side stops being read,
+// below kLowWatermark it is read again.
+constexpr size_t kHighWatermark = 256 * 1024;
+constexpr size_t kLowWatermark = 64 * 1024;
+
+class UpstreamPool;
+
+struct Worker {
+  // Worker `index` of `count` numbers its sessions index+1, index+1+count, ... so that session
+  // ids in the logs are unique across workers.
+  Worker(uv_loop_t* l, metrics::Metrics* m, uint32_t index = 0, uint32_t count = 1)
+      : loop(l), metrics(m), index(index), next_session_id(index + 1), session_id_step(count) {}
+
+  uint64_t NextSessionId() {
+    uint64_t id = next_session_id;
+    next_session_id += session_id_step;
+    return id;
+  }
+
+  // podrouter_http_requests_total{listener, pod, code}: a pointer-keyed hit after first use.
+  metrics::Counter& HttpRequests(const metrics::ListenerMetrics& l, const metrics::PodMetrics* pod,
+                                 int code) {
+    metrics::Counter*& slot = http_requests[{&l, pod, code}];
+    if (!slot) slot = &metrics->HttpRequests(l, pod, code);
+    return *slot;
+  }
+
+  uv_loop_t* loop;
+  metrics::Metrics* metrics;
+  uint32_t index;
+  UpstreamPool* pool = nullptr;  // owned by the WorkerLoop, closed after the sessions
+  SessionSet sessions;
+  BufferPool buffers{kReadBufferSize, 64};
+  uint64_t next_session_id;
+  uint64_t session_id_step;
+  int reserve_fd = -1;  // kept open to shed connections when descriptors run out
+  std::map<std::tuple<const metrics::ListenerMetrics*, const metrics::PodMetrics*, int>,
+           metrics::Counter*>
+      http_requests;
+};
+
+}  // namespace podrouter

@@ -1,0 +1,52 @@
+// How an HTTP/1.1 message's body is delimited, decided from its head alone by the rules of
+// RFC 9112 §6.1-§6.3 (and RFC 9110 §5.5, §8.6 for field values). The parser checks llhttp's
+// reading against this one and refuses a message where they differ, so podrouter never relays a
+// body framed one way by itself and another way by the peer it forwards to.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "http/http_head.h"
+
+namespace podrouter {
+
+struct MessageFraming {
+  BodyFraming body = BodyFraming::kNone;  // kLength, kChunked, kClose (until close) or kNone
+  uint64_t length = 0;                    // kLength: the Content-Length
+  // 0, or the status the message earns: 400 (malformed framing), 501 (a request's transfer
+  // coding podrouter does not implement), 502 (a response podrouter cannot frame).
+  int error_status = 0;
+  const char* error = nullptr;  // why, in words for the log and the error body
+};
+
+// A request (RFC 9112 §6.3 rules 3-7): Transfer-Encoding must be exactly `chunked` (any other
+// coding: 501; chunked not last, repeated, or with Content-Length, or in HTTP/1.0: 400);
+// otherwise one Content-Length of digits; otherwise no body.
+MessageFraming RequestFraming(const HttpHead& request);
+
+// A response to a request whose method was HEAD when `head_request` (RFC 9112 §6.3 rules 1-7):
+// HEAD responses, 1xx, 204 and 304 end at the blank line whatever their headers say; then
+// chunked, then Content-Length, then until close. A transfer coding other than chunked, or
+// anything malformed, is a 502: podrouter will not guess.
+MessageFraming ResponseFraming(const HttpHead& response, bool head_request);
+
+// RFC 9110 §5.6.2 token characters, as a table: this runs for every header of every message.
+inline constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 33; c < 127; ++c) t[c] = true;
+  for (unsigned char c : std::string_view("\"(),/:;<=>?@[\\]{}")) t[c] = false;
+  return t;
+}();
+
+// RFC 9110 §5.6.2: a non-empty run of tchar. Inline: the parser calls it for every header name.
+inline bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!kTokenChars[c]) return false;
+  }
+  return true;
+}
+
+}  // namespace podrouter

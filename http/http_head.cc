@@ -1,0 +1,189 @@
+// HttpHead: lookups and serialisation.
+#include "http/http_head.h"
+
+namespace podrouter {
+namespace {
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Connection-specific headers (RFC 9110 §7.6.1) plus the framing podrouter rewrites itself.
+// Compared by length first: most headers differ in length from all of these.
+bool IsFixedHopByHop(std::string_view name) {
+  using namespace std::string_view_literals;
+  switch (name.size()) {
+    case 2:
+      return EqualsIgnoreCase(name, "te"sv);
+    case 7:
+      return EqualsIgnoreCase(name, "trailer"sv) || EqualsIgnoreCase(name, "upgrade"sv);
+    case 10:
+      return EqualsIgnoreCase(name, "connection"sv) || EqualsIgnoreCase(name, "keep-alive"sv);
+    case 16:
+      return EqualsIgnoreCase(name, "proxy-connection"sv);
+    case 17:
+      return EqualsIgnoreCase(name, "transfer-encoding"sv);
+    default:
+      return false;
+  }
+}
+
+// True when `name` is one of the comma-separated tokens of a Connection header value.
+bool InTokenList(std::string_view tokens, std::string_view name) {
+  while (!tokens.empty()) {
+    size_t comma = tokens.find(',');
+    if (EqualsIgnoreCase(TrimOws(tokens.substr(0, comma)), name)) return true;
+    if (comma == std::string_view::npos) break;
+    tokens.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+void AppendHeaders(const HttpHead& head, BodyFraming framing, std::string* out) {
+  using namespace std::string_view_literals;
+  // The Connection header's own list of hop-by-hop names, found once per head.
+  const std::string* connection = head.Find("connection"sv);
+  const bool drop_length = framing != BodyFraming::kLength && framing != BodyFraming::kNone;
+  for (const auto& h : head.headers()) {
+    if (IsFixedHopByHop(h.name) || (connection && InTokenList(*connection, h.name))) continue;
+    if (drop_length && EqualsIgnoreCase(h.name, "content-length"sv)) continue;
+    out->append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
+  }
+  if (framing == BodyFraming::kChunked) out->append("Transfer-Encoding: chunked\r\n"sv);
+}
+
+void AppendUpgrade(const HttpHead& head, std::string* out) {
+  using namespace std::string_view_literals;
+  if (const std::string* u = head.Find("upgrade"sv)) {
+    out->append("Connection: upgrade\r\nUpgrade: "sv).append(*u).append("\r\n"sv);
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+HttpHeader& HttpHead::AddHeader() {
+  if (count_ == slots_.size()) slots_.emplace_back();
+  HttpHeader& h = slots_[count_++];
+  h.name.clear();
+  h.value.clear();
+  return h;
+}
+
+void HttpHead::AddHeader(std::string_view name, std::string_view value) {
+  HttpHeader& h = AddHeader();
+  h.name = name;
+  h.value = value;
+}
+
+const std::string* HttpHead::Find(std::string_view name) const {
+  for (const auto& h : headers()) {
+    if (EqualsIgnoreCase(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+void HttpHead::Clear() {
+  method.clear();
+  url.clear();
+  status = 0;
+  reason.clear();
+  major = minor = 1;
+  count_ = 0;
+}
+
+void PercentDecodeTo(std::string_view text, std::string* out) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    int hi, lo;
+    if (text[i] == '%' && i + 2 < text.size() && (hi = HexValue(text[i + 1])) >= 0 &&
+        (lo = HexValue(text[i + 2])) >= 0) {
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      *out += text[i];
+    }
+  }
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  PercentDecodeTo(text, &out);
+  return out;
+}
+
+void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upgrade,
+                          std::string* out) {
+  out->clear();
+  *out += request.method;
+  *out += ' ';
+  *out += request.url;
+  *out += " HTTP/1.1\r\n";
+  AppendHeaders(request, framing, out);
+  if (upgrade) AppendUpgrade(request, out);
+  *out += "\r\n";
+}
+
+void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyFraming framing,
+                           bool keep_alive, bool upgrade, std::string* out) {
+  out->clear();
+  *out += client_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  *out += std::to_string(response.status);
+  *out += ' ';
+  *out += response.reason;
+  *out += "\r\n";
+  AppendHeaders(response, framing, out);
+  if (upgrade) {
+    AppendUpgrade(response, out);
+  } else if (!keep_alive) {
+    *out += "Connection: close\r\n";
+  } else if (client_minor == 0) {
+    *out += "Connection: keep-alive\r\n";
+  }
+  *out += "\r\n";
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
+  }
+}
+
+}  // namespace podrouter

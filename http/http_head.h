@@ -1,0 +1,70 @@
+// An HTTP/1.x message head as podrouter needs it: method, target, status and headers, and the
+// re-serialisation that drops hop-by-hop headers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace podrouter {
+
+struct HttpHeader {
+  std::string name;  // as received
+  std::string value;
+};
+
+// One parser's heads are reused message after message: Clear() keeps every string's storage, so
+// a kept-alive connection stops allocating once it has seen its largest head.
+struct HttpHead {
+  std::string method;  // requests
+  std::string url;
+  int status = 0;  // responses
+  std::string reason;
+  uint8_t major = 1, minor = 1;
+
+  std::span<const HttpHeader> headers() const { return {slots_.data(), count_}; }
+  std::span<HttpHeader> headers() { return {slots_.data(), count_}; }
+  // Appends an empty header (a reused slot when there is one).
+  HttpHeader& AddHeader();
+  void AddHeader(std::string_view name, std::string_view value);
+  // The first header called `name` (ASCII case-insensitive), or nullptr.
+  const std::string* Find(std::string_view name) const;
+  void Clear();
+
+ private:
+  std::vector<HttpHeader> slots_;  // the first count_ are this message's
+  size_t count_ = 0;
+};
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// `s` without the optional whitespace (SP, HTAB) around it: RFC 9110 §5.6.3, §5.5.
+std::string_view TrimOws(std::string_view s);
+
+// How a body travels on the wire that podrouter writes.
+enum class BodyFraming {
+  kNone,     // no body (HEAD responses, 204, 304, GET without a body)
+  kLength,   // Content-Length, forwarded as received
+  kChunked,  // Transfer-Encoding: chunked (podrouter re-frames the decoded body)
+  kClose,    // until the connection closes (HTTP/1.0 clients)
+};
+
+// Request head for a pod: always HTTP/1.1 with keep-alive; hop-by-hop headers dropped;
+// `upgrade` keeps Upgrade and sends Connection: upgrade.
+void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upgrade,
+                          std::string* out);
+
+// Response head for the client, in the client's HTTP version.
+void SerializeResponseHead(const HttpHead& response, uint8_t client_minor, BodyFraming framing,
+                           bool keep_alive, bool upgrade, std::string* out);
+
+std::string PercentDecode(std::string_view text);
+// Appends the decoding of `text` to `out`.
+void PercentDecodeTo(std::string_view text, std::string* out);
+
+// The reason phrase for the statuses podrouter answers itself ("Error" for others).
+const char* ReasonPhrase(int status);
+
+}  // namespace podrouter
