@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "base/close_countdown.h"
 #include "dataplane/session.h"
 #include "dataplane/stream_writer.h"
 #include "dataplane/upstream_pool.h"
@@ -23,7 +24,10 @@
 
 namespace podrouter {
 
-class HttpSession : public Session, public HttpParser::Delegate, public StreamWriter::Observer {
+class HttpSession : public Session,
+                    public HttpParser::Delegate,
+                    public StreamWriter::Observer,
+                    public UpstreamConn::Owner {
  public:
   HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
               uint32_t port_offset);
@@ -32,21 +36,6 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   void Start(int fd);  // takes the accepted socket
   void Abort() override { Close("aborted", true); }
   void Drain() override;
-
-  // Events of the leased UpstreamConn. Each ignores a connection that is no longer this request's.
-  bool OnUpstreamHead(UpstreamConn* c, HttpHead& head, std::string* error);
-  void OnUpstreamBody(UpstreamConn* c, const char* data, size_t len);
-  void OnUpstreamComplete(UpstreamConn* c, bool clean);
-  void OnUpstreamUpgraded(UpstreamConn* c);
-  void OnUpstreamTunnelData(UpstreamConn* c, const char* data, size_t len);
-  void OnUpstreamTunnelEof(UpstreamConn* c);
-  void OnUpstreamDrained(UpstreamConn* c);
-  void OnUpstreamError(UpstreamConn* c, int status);
-  // Around one read from the pod: what it produces for the client leaves in one writev.
-  void CorkClient() {
-    if (!closing_) down_writer_.Cork();
-  }
-  void UncorkClient();
 
  private:
   enum class State {
@@ -81,6 +70,19 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
     int status = 0;
     BodyFraming framing = BodyFraming::kNone;
   };
+
+  // UpstreamConn::Owner: the leased pod connection's events (http_session_upstream.cc).
+  void OnUpstreamReadBegin() override;
+  void OnUpstreamReadEnd() override;
+  bool OnUpstreamHead(HttpHead& head, std::string* error) override;
+  void OnUpstreamBody(const char* data, size_t len) override;
+  void OnUpstreamComplete(bool clean) override;
+  void OnUpstreamUpgraded() override;
+  void OnUpstreamTunnelData(const char* data, size_t len) override;
+  void OnUpstreamTunnelEof() override;
+  void OnUpstreamBelowLowWatermark() override;
+  void OnUpstreamError(int status) override;
+  void UncorkClient();
 
   // HttpParser::Delegate: the client's requests.
   void OnMessageBegin() override;
@@ -136,13 +138,15 @@ class HttpSession : public Session, public HttpParser::Delegate, public StreamWr
   uint64_t request_deadline_ = 0;    // loop time the response head is due by; 0: none awaited
   int deferred_error_ = 0;           // an upstream failure seen while parsing client bytes
   bool in_client_parse_ = false;
+  bool in_upstream_read_ = false;   // inside UpstreamConn's read (OnUpstreamReadBegin..End)
+  bool resume_after_read_ = false;  // a request ended there: pipelined bytes wait for ReadEnd
   bool reading_ = false;
   bool client_eof_ = false;
   bool draining_ = false;
   bool tunnel_client_eof_ = false;
   bool tunnel_pod_eof_ = false;
   bool closing_ = false;
-  int open_handles_ = 3;
+  CloseCountdown handles_{3};  // down_, request_timer_, idle_timer_
 };
 
 }  // namespace podrouter

@@ -31,7 +31,6 @@ TcpSession::TcpSession(Worker* worker, uint64_t id, const config::Listener& list
   uv_tcp_init(worker->loop, &down_);
   uv_tcp_init(worker->loop, &up_);
   uv_timer_init(worker->loop, &timer_);
-  open_handles_ = 3;
   listener_metrics_->connections_active->Increment();
 }
 
@@ -237,7 +236,7 @@ void TcpSession::Close(const char* reason, bool reset) {
 
 void TcpSession::OnClosed(uv_handle_t* handle) {
   auto* s = static_cast<TcpSession*>(handle->data);
-  if (--s->open_handles_ == 0) s->worker_->sessions.Remove(s);  // destroys s
+  if (s->handles_.Done()) s->worker_->sessions.Remove(s);  // destroys s
 }
 
 }  // namespace podrouter

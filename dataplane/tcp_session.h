@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "base/close_countdown.h"
 #include "config/config.h"
 #include "dataplane/session.h"
 #include "dataplane/worker.h"
@@ -71,7 +72,7 @@ class TcpSession : public Session {
   uint64_t last_activity_ = 0;
   bool connected_ = false;
   bool closing_ = false;
-  int open_handles_ = 0;
+  CloseCountdown handles_{3};  // down_, up_, timer_
 };
 
 }  // namespace podrouter
