@@ -10,7 +10,7 @@
 
 #include "base/log.h"
 #include "dataplane/chunk_frame.h"
-#include "routing/http_router.h"
+#include "routing/router.h"
 
 namespace podrouter {
 namespace {
@@ -191,7 +191,8 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   }
   req_.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
   req_.pods = l.service->snapshot();
-  RouteResult route = RouteRequest(l, head, req_.pods, port_offset_, &key_scratch_);
+  RouteResult route = Route(l.config.route, l.service->service(), RouteInput{&head, port_offset_},
+                            req_.pods, &listener_->pickers, &key_scratch_);
   if (!route.endpoint) {
     req_.error_status = route.status;
     req_.error_reason = route.reason;

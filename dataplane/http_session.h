@@ -3,9 +3,20 @@
 // back; pipelined requests wait their turn. Bodies stream both ways under the watermarks, and
 // after a 101 the connection becomes a byte tunnel.
 //
-//   client ── down_ ── HttpParser (requests) ──► RouteRequest ──► UpstreamPool::Acquire
-//      ▲                                                              │
-//      └── down_writer_ ◄── re-framed response ◄── UpstreamConn (its HttpParser for responses)
+// How the data path's objects relate (one event loop; each box owns what hangs below it):
+//
+//   Listener (per bind, per loop) ── accept ──► SessionSet (Worker) owns every downstream session
+//      │                                              ├── TcpSession: down_ ⇄ up_, byte relay
+//      └── ListenerRef: state of the moment,          └── HttpSession (this class)
+//          PickerState (round robin, Maglev)                │ downstream: down_, HttpParser,
+//                                                           │   StreamWriter down_writer_
+//   request head ─► Route() (routing/, pure) ─► Endpoint ──┤
+//                                                           │ leases per request
+//   UpstreamPool (per loop) owns every UpstreamConn ◄───────┘ (Acquire / Release / Discard)
+//      └── UpstreamConn: tcp_, its HttpParser for responses, StreamWriter to the pod; reports
+//          to its owner of the moment through UpstreamConn::Owner (http_session_upstream.cc)
+//
+//   response ─► UpstreamConn ─► Owner events ─► re-framed onto down_writer_ ─► client
 #pragma once
 
 #include <uv.h>

@@ -7,7 +7,7 @@
 #include "base/log.h"
 #include "dataplane/chunk_frame.h"
 #include "dataplane/http_session.h"
-#include "routing/http_router.h"
+#include "routing/router.h"
 
 namespace podrouter {
 

@@ -111,25 +111,6 @@ void Listener::OnPortClosed(uv_handle_t* handle) {
   if (--l->closing_ports_ == 0) auto self = std::move(l->self_);  // the listener ends here
 }
 
-const Endpoint* Listener::PickTcp(const ListenerState& state, const EndpointSet& pods,
-                                  uint32_t port_offset) {
-  const config::Route& route = state.config.route;
-  switch (route.kind) {
-    case config::Route::Kind::kOrdinal:
-      return pods.ByOrdinal(route.ordinal);
-    case config::Route::Kind::kPortOffset:
-      return pods.ByOrdinal(state.service->service().ordinal_start + port_offset);
-    case config::Route::Kind::kBalance:
-      // TCP carries no key: maglev needs one (config rejects it), so every balance is round robin.
-      if (pods.empty()) return nullptr;
-      return &pods.all()[state.round_robin++ % pods.size()];
-    case config::Route::Kind::kShardKey:
-    case config::Route::Kind::kOrdinalHeader:
-      break;  // HTTP routes; rejected for TCP listeners by the config loader
-  }
-  return nullptr;
-}
-
 void Listener::OnReadable(uv_poll_t* poll, int status, int) {
   Port* port = static_cast<Port*>(poll->data);
   if (status < 0) {
@@ -200,7 +181,9 @@ void Listener::OnConnection(Port& port, int fd) {
     return;
   }
   EndpointSnapshot pods = state->service->snapshot();
-  const Endpoint* endpoint = PickTcp(*state, *pods, port.offset);
+  const Endpoint* endpoint = Route(config.route, state->service->service(),
+                                   RouteInput{nullptr, port.offset}, pods, &ref_->pickers, nullptr)
+                                 .endpoint;
   if (!endpoint) {
     std::string target =
         config.route.kind == config::Route::Kind::kBalance

@@ -56,8 +56,6 @@ class Listener {
   void Shed(Port& port, int error);
   // Closes an accepted connection at once, counted under `reason`.
   void Reject(int fd, metrics::RouteFailure reason, const std::string& detail);
-  const Endpoint* PickTcp(const ListenerState& state, const EndpointSet& pods,
-                          uint32_t port_offset);
 
   Worker* worker_;
   std::shared_ptr<ListenerRef> ref_;

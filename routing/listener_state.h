@@ -8,7 +8,7 @@
 #include "config/config.h"
 #include "discovery/service_resolver.h"
 #include "metrics/metrics.h"
-#include "routing/pickers.h"
+#include "routing/router.h"
 
 namespace podrouter {
 
@@ -16,15 +16,13 @@ struct ListenerState {
   config::Listener config;
   std::shared_ptr<const ServiceResolver> service;  // outlives a reload that replaces it
   metrics::ListenerMetrics* metrics;
-
-  // Per-listener routing state (one event loop touches it).
-  mutable uint64_t round_robin = 0;
-  mutable EndpointSnapshot maglev_pods;  // the set `maglev` was built for
-  mutable std::unique_ptr<MaglevTable> maglev;
 };
 
+// One listener on one event loop: the state of the moment (swapped by a reload) and what its
+// routes remember between decisions (kept across reloads; only this loop touches it).
 struct ListenerRef {
   std::shared_ptr<const ListenerState> current;
+  PickerState pickers;
 };
 
 }  // namespace podrouter

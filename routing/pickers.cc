@@ -3,6 +3,8 @@
 
 #include <xxhash.h>
 
+#include <mutex>
+
 namespace podrouter {
 
 int32_t JumpConsistentHash(uint64_t key, int32_t buckets) {
@@ -71,6 +73,21 @@ MaglevTable::MaglevTable(const EndpointSet& pods) {
 int MaglevTable::Pick(uint64_t key_hash) const {
   if (table_.empty()) return -1;
   return table_[key_hash % table_.size()];
+}
+
+std::shared_ptr<const MaglevTable> MaglevFor(const EndpointSnapshot& pods) {
+  static std::mutex mu;
+  static std::vector<
+      std::pair<std::weak_ptr<const EndpointSet>, std::shared_ptr<const MaglevTable>>>
+      tables;
+  std::lock_guard lock(mu);
+  std::erase_if(tables, [](const auto& t) { return t.first.expired(); });
+  for (const auto& [set, table] : tables) {
+    if (set.lock() == pods) return table;
+  }
+  auto table = std::make_shared<const MaglevTable>(*pods);
+  tables.emplace_back(pods, table);
+  return table;
 }
 
 }  // namespace podrouter

@@ -43,4 +43,8 @@ class MaglevTable {
   std::vector<int32_t> table_;
 };
 
+// The Maglev table of a published endpoint snapshot: built once, by whichever worker asks first,
+// and shared read-only by all of them while the snapshot lives (thread-safe).
+std::shared_ptr<const MaglevTable> MaglevFor(const EndpointSnapshot& pods);
+
 }  // namespace podrouter

@@ -1,5 +1,5 @@
-// RouteRequest: shard keys, ordinal headers, fixed ordinals and balance routes.
-#include "routing/http_router.h"
+// Route: fixed ordinals, port offsets, shard keys, ordinal headers and balance routes.
+#include "routing/router.h"
 
 #include <charconv>
 
@@ -19,8 +19,9 @@ RouteResult Fail(int status, metrics::RouteFailure reason, std::string body) {
   return r;
 }
 
-RouteResult NoEndpoint(const ListenerState& l, std::optional<uint32_t> ordinal) {
-  std::string body = "{\"error\":\"no_endpoint\",\"service\":" + JsonString(l.config.service);
+RouteResult NoEndpoint(const config::Service& service, std::optional<uint32_t> ordinal) {
+  std::string body = "{\"error\":\"no_endpoint\",\"service\":";
+  body += JsonString(service.id);
   if (ordinal) body += ",\"ordinal\":" + std::to_string(*ordinal);
   return Fail(503, metrics::RouteFailure::kNoEndpoint, body + "}\n");
 }
@@ -31,20 +32,20 @@ RouteResult Found(const Endpoint* e) {
   return r;
 }
 
-const Endpoint* Any(const ListenerState& l, const EndpointSet& pods) {
+const Endpoint* Any(PickerState* state, const EndpointSet& pods) {
   if (pods.empty()) return nullptr;
-  return &pods.all()[l.round_robin++ % pods.size()];
+  return &pods.all()[state->round_robin++ % pods.size()];
 }
 
 // The pod for `ordinal`, or with fallback: next the next present ordinal in [start, start + span).
-RouteResult ByOrdinal(const ListenerState& l, const EndpointSet& pods, uint32_t ordinal,
-                      uint32_t span) {
+RouteResult ByOrdinal(const config::Route& route, const config::Service& service,
+                      const EndpointSet& pods, uint32_t ordinal, uint32_t span) {
   if (const Endpoint* e = pods.ByOrdinal(ordinal)) return Found(e);
-  const uint32_t start = l.service->service().ordinal_start;
-  if (l.config.route.fallback_next && span > 0 && ordinal >= start && ordinal - start < span) {
+  const uint32_t start = service.ordinal_start;
+  if (route.fallback_next && span > 0 && ordinal >= start && ordinal - start < span) {
     if (const Endpoint* e = NextPresent(pods, ordinal, start, span)) return Found(e);
   }
-  return NoEndpoint(l, ordinal);
+  return NoEndpoint(service, ordinal);
 }
 
 }  // namespace
@@ -63,28 +64,29 @@ std::string ErrorBody(std::string_view error, std::string_view detail_key,
   return body;
 }
 
-RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,
-                         const EndpointSnapshot& snapshot, uint32_t port_offset,
-                         std::string* scratch) {
+RouteResult Route(const config::Route& route, const config::Service& service,
+                  const RouteInput& input, const EndpointSnapshot& snapshot, PickerState* state,
+                  std::string* scratch) {
   const EndpointSet& pods = *snapshot;
-  const config::Route& route = l.config.route;
-  const config::Service& service = l.service->service();
+  // A TCP connection has no head: routes that read one are HTTP-only (the loader refuses them).
+  static const HttpHead kNoHead;
+  const HttpHead& request = input.request ? *input.request : kNoHead;
   switch (route.kind) {
     case Kind::kOrdinal:
-      return ByOrdinal(l, pods, route.ordinal, 0);
+      return ByOrdinal(route, service, pods, route.ordinal, 0);
     case Kind::kPortOffset:
-      return ByOrdinal(l, pods, service.ordinal_start + port_offset, 0);
+      return ByOrdinal(route, service, pods, service.ordinal_start + input.port_offset, 0);
     case Kind::kShardKey: {
       auto key = ExtractShardKey(request, *route.shard_key, scratch);
       if (!key) {
         if (!route.missing_key_any) {
           return Fail(400, metrics::RouteFailure::kMissingKey, ErrorBody("missing_key"));
         }
-        const Endpoint* e = Any(l, pods);
-        return e ? Found(e) : NoEndpoint(l, std::nullopt);
+        const Endpoint* e = Any(state, pods);
+        return e ? Found(e) : NoEndpoint(service, std::nullopt);
       }
-      return ByOrdinal(l, pods, ShardOrdinal(*key, route.shards, service.ordinal_start),
-                       route.shards);
+      return ByOrdinal(route, service, pods,
+                       ShardOrdinal(*key, route.shards, service.ordinal_start), route.shards);
     }
     case Kind::kOrdinalHeader: {
       const std::string* value = request.Find(route.ordinal_header);
@@ -98,28 +100,29 @@ RouteResult RouteRequest(const ListenerState& l, const HttpHead& request,
         return Fail(400, metrics::RouteFailure::kBadOrdinal,
                     ErrorBody("bad_ordinal", "header", route.ordinal_header));
       }
-      return ByOrdinal(l, pods, ordinal, service.replicas.value_or(0));
+      return ByOrdinal(route, service, pods, ordinal, service.replicas.value_or(0));
     }
     case Kind::kBalance: {
-      if (route.balance == config::Route::Balance::kRoundRobin) {
-        const Endpoint* e = Any(l, pods);
-        return e ? Found(e) : NoEndpoint(l, std::nullopt);
+      // Round robin, and every balance of a TCP connection (it has no key), ignore keys.
+      if (route.balance == config::Route::Balance::kRoundRobin || !input.request) {
+        const Endpoint* e = Any(state, pods);
+        return e ? Found(e) : NoEndpoint(service, std::nullopt);
       }
       auto key =
           route.shard_key ? ExtractShardKey(request, *route.shard_key, scratch) : std::nullopt;
       if (!key && !route.missing_key_any) {
         return Fail(400, metrics::RouteFailure::kMissingKey, ErrorBody("missing_key"));
       }
-      if (pods.empty()) return NoEndpoint(l, std::nullopt);
-      if (!key) return Found(Any(l, pods));
-      if (l.maglev_pods != snapshot) {  // rebuilt only when the endpoint set changed
-        l.maglev = std::make_unique<MaglevTable>(pods);
-        l.maglev_pods = snapshot;
+      if (pods.empty()) return NoEndpoint(service, std::nullopt);
+      if (!key) return Found(Any(state, pods));
+      if (state->maglev_pods != snapshot) {  // looked up again only when the snapshot changed
+        state->maglev = MaglevFor(snapshot);
+        state->maglev_pods = snapshot;
       }
-      return Found(&pods.all()[static_cast<size_t>(l.maglev->Pick(HashKey(*key)))]);
+      return Found(&pods.all()[static_cast<size_t>(state->maglev->Pick(HashKey(*key)))]);
     }
   }
-  return NoEndpoint(l, std::nullopt);
+  return NoEndpoint(service, std::nullopt);
 }
 
 }  // namespace podrouter
