@@ -8,6 +8,7 @@
 #include <cinttypes>
 
 #include "base/log.h"
+#include "discovery/endpoint_merge.h"
 #include "discovery/refresh.h"
 #include "dns/dns_message.h"
 
@@ -51,15 +52,6 @@ const char* ToString(ServiceResolver::Result r) {
   }
   return "?";
 }
-
-struct ServiceResolver::PodLookup {
-  std::string pod;
-  std::string host;  // the name to query, without the trailing dot
-  std::optional<uint32_t> ordinal;
-  uint16_t port = 0;
-  std::vector<std::string> addresses;
-  bool failed = false;  // its A/AAAA lookup failed: keep what we knew of it
-};
 
 struct ServiceResolver::Attempt {
   uint64_t started_ns = uv_hrtime();
@@ -246,39 +238,13 @@ void ServiceResolver::Finish(Attempt& attempt) {
     return;
   }
 
-  std::vector<Endpoint> endpoints;
-  bool partial = false;
-  for (auto& lookup : attempt.pods) {
-    // A stable choice among several addresses, so a server's rotation is not a change.
-    std::sort(lookup.addresses.begin(), lookup.addresses.end(), [](auto& a, auto& b) {
-      bool a6 = a.find(':') != std::string::npos, b6 = b.find(':') != std::string::npos;
-      return std::tie(a6, a) < std::tie(b6, b);
-    });
-    lookup.addresses.erase(std::unique(lookup.addresses.begin(), lookup.addresses.end()),
-                           lookup.addresses.end());
-    if (lookup.addresses.empty() && lookup.failed) {
-      partial = true;
-      // Keep what we knew: for `a` that is every pod, else the one pod whose lookup failed.
-      for (const auto& e : before->all()) {
-        if (service_.discovery == config::Discovery::kA || e.pod == lookup.pod) {
-          endpoints.push_back(e);
-        }
-      }
-      continue;
-    }
-    size_t count = service_.discovery == config::Discovery::kA
-                       ? lookup.addresses.size()
-                       : std::min<size_t>(1, lookup.addresses.size());
-    for (size_t i = 0; i < count; ++i) {
-      const std::string& address = lookup.addresses[i];
-      std::string pod = lookup.pod.empty() ? address : lookup.pod;
-      Endpoint e;
-      if (MakeEndpoint(lookup.ordinal, pod, address, lookup.port, &e)) {
-        e.metrics = &metrics_->ForPod(service_.id, e.pod);
-        endpoints.push_back(std::move(e));
-      }
-    }
+  MergeResult merged =
+      MergeLookups(std::move(attempt.pods), *before, service_.discovery == config::Discovery::kA);
+  const bool partial = merged.partial;
+  for (auto& e : merged.endpoints) {
+    if (!e.metrics) e.metrics = &metrics_->ForPod(service_.id, e.pod);
   }
+  std::vector<Endpoint>& endpoints = merged.endpoints;
   auto next = std::make_shared<const EndpointSet>(std::move(endpoints));
   if (partial) {
     ++failures_;

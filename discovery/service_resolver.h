@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "config/config.h"
+#include "discovery/endpoint_merge.h"
 #include "discovery/endpoint_set.h"
 #include "dns/dns_client.h"
 #include "metrics/metrics.h"
@@ -47,7 +48,6 @@ class ServiceResolver {
 
  private:
   struct Attempt;
-  struct PodLookup;
 
   void Resolve();
   void OnSrv(Attempt& attempt, int status, const unsigned char* answer, int len);
