@@ -317,12 +317,17 @@ class Failures(HttpBed):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             self.assertEqual(self.get(conn, f"/r{i}")[0], 200)
             conn.close()
-        # r0 opens a pod connection; r1..r3 each find the pooled one stale (the pod closes it when
-        # the request arrives), and each is sent once more, on a fresh connection, which serves it.
+        # The first request on a worker opens a pod connection; each later one finds the pooled
+        # connection stale (the pod closes it when the request arrives) and is sent once more, on
+        # a fresh connection, which serves it. So every request costs exactly one new connection:
+        # one sent a third time would cost two.
         m = r.metrics()
+        workers = int(os.environ.get("PODROUTER_WORKERS", "1"))
         self.assertEqual(metric(m, "podrouter_http_requests_total", pod="stale-0", code=200), 4)
-        self.assertEqual(metric(m, "podrouter_upstream_retries_total", pod="stale-0"), 3)
         self.assertEqual(metric(m, "podrouter_upstream_connections_total", pod="stale-0"), 4)
+        retries = metric(m, "podrouter_upstream_retries_total", pod="stale-0")
+        self.assertGreaterEqual(retries, 4 - workers)
+        self.assertLessEqual(retries, 3)
 
     def test_malformed_requests_get_400_and_others_are_served(self):
         port = free_port()
