@@ -1,8 +1,8 @@
-// A WorkerLoop is one event loop that serves traffic, with its own Worker (sessions, buffers,
-// metric handles), upstream pool and listeners. Loop 0 is the main loop, which also runs DNS, the
-// admin endpoints and signals; `workers: N` adds N-1 loops on threads of their own, each accepting
-// on its own SO_REUSEPORT sockets. Only a loop's own thread touches its handles: the main thread
-// hands it work with Run().
+// A WorkerLoop is one event loop that serves traffic, with its own WorkerContext (sessions,
+// buffers, metric handles), upstream pool and listeners. Loop 0 is the main loop, which also runs
+// DNS, the admin endpoints and signals; `workers: N` adds N-1 loops on threads of their own, each
+// accepting on its own SO_REUSEPORT sockets. Only a loop's own thread touches its handles: the main
+// thread hands it work with Run().
 #pragma once
 
 #include <uv.h>
@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "dataplane/listener.h"
 #include "dataplane/upstream_pool.h"
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 #include "metrics/metrics.h"
 
 namespace podrouter {
@@ -68,7 +68,7 @@ class WorkerLoop {
   void CloseListeners();
 
   uv_loop_t own_loop_;  // unused by loop 0
-  Worker worker_;
+  WorkerContext worker_;
   std::unique_ptr<UpstreamPool> pool_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by bind
   uv_async_t wake_;

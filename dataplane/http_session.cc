@@ -44,7 +44,7 @@ constexpr size_t kKeptReplay = 8 * 1024;  // replay storage an idle connection k
 
 }  // namespace
 
-HttpSession::HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
+HttpSession::HttpSession(WorkerContext* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
                          uint32_t port_offset)
     : Session(id),
       worker_(worker),
@@ -75,11 +75,11 @@ void HttpSession::Start(int fd) {
   Touch();
   uint64_t idle = static_cast<uint64_t>(listener_->current->config.timeouts.idle.count());
   uv_timer_start(&idle_timer_, &OnIdleTimer, idle, 0);
-  StartReadingClient();
+  StartReadingDownstream();
 }
 
-void HttpSession::StartReadingClient() {
-  if (reading_ || closing_) return;
+void HttpSession::StartReadingDownstream() {
+  if (reading_ || closed_) return;
   reading_ = true;
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&down_),
@@ -88,44 +88,44 @@ void HttpSession::StartReadingClient() {
         BufferPool& buffers = s->worker_->buffers;
         *buf = uv_buf_init(buffers.Get().release(), static_cast<unsigned>(buffers.buffer_size()));
       },
-      &OnClientRead);
+      &OnDownstreamRead);
 }
 
-void HttpSession::StopReadingClient() {
+void HttpSession::StopReadingDownstream() {
   if (!reading_) return;
   reading_ = false;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&down_));
 }
 
-void HttpSession::OnClientRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+void HttpSession::OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* s = static_cast<HttpSession*>(stream->data);
   std::unique_ptr<char[]> buffer(buf->base);
-  if (nread > 0 && !s->closing_) {
+  if (nread > 0 && !s->closed_) {
     s->Touch();
     if (s->state_ == State::kTunnel) {
       if (s->req_.up) {
         uv_buf_t b = uv_buf_init(buffer.get(), static_cast<unsigned>(nread));
-        s->WriteToPod(&b, 1);
-        if (s->req_.up && s->req_.up->above_high()) s->StopReadingClient();
+        s->WriteUpstream(&b, 1);
+        if (s->req_.up && s->req_.up->above_high()) s->StopReadingDownstream();
       }
     } else {
-      s->ProcessClientBytes(buffer.get(), static_cast<size_t>(nread));
+      s->ProcessDownstreamBytes(buffer.get(), static_cast<size_t>(nread));
     }
   } else if (nread == UV_EOF) {
-    s->OnClientEof();
+    s->OnDownstreamEof();
   } else if (nread < 0) {
     s->Close("client_reset", true);
   }
   s->worker_->buffers.Put(std::move(buffer));
 }
 
-void HttpSession::ProcessClientBytes(const char* data, size_t len) {
-  in_client_parse_ = true;
-  while (len > 0 && !closing_) {
+void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {
+  in_downstream_parse_ = true;
+  while (len > 0 && !closed_) {
     if (state_ != State::kIdle && state_ != State::kRequest) {
       // A request is being answered: later (pipelined) bytes wait their turn.
       pending_.append(data, len);
-      StopReadingClient();
+      StopReadingDownstream();
       break;
     }
     HttpParser::Result r = parser_.Feed(data, len);
@@ -134,13 +134,13 @@ void HttpSession::ProcessClientBytes(const char* data, size_t len) {
     if (deferred_error_) {
       int status = deferred_error_;
       deferred_error_ = 0;
-      in_client_parse_ = false;
+      in_downstream_parse_ = false;
       HandleUpstreamError(status);
-      in_client_parse_ = true;
-      if (closing_) break;
+      in_downstream_parse_ = true;
+      if (closed_) break;
     }
     if (r.status == HttpParser::Status::kNeedMore) {
-      if (req_.up && req_.up->above_high()) StopReadingClient();  // the pod reads slower
+      if (req_.up && req_.up->above_high()) StopReadingDownstream();  // the pod reads slower
       break;
     }
     if (r.status == HttpParser::Status::kError) {
@@ -164,11 +164,11 @@ void HttpSession::ProcessClientBytes(const char* data, size_t len) {
     OnRequestComplete();
     if (req_.upgrade && state_ == State::kWaiting) {
       pending_.append(data, len);  // tunnel bytes, for after the pod's 101
-      StopReadingClient();
+      StopReadingDownstream();
       break;
     }
   }
-  in_client_parse_ = false;
+  in_downstream_parse_ = false;
 }
 
 void HttpSession::OnMessageBegin() { message_started_ns_ = uv_hrtime(); }
@@ -180,7 +180,7 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   req_.started_ns = message_started_ns_;
   req_.minor = head.minor;
   req_.keep_alive = parser_.keep_alive() && !draining_;
-  req_.head = head.method == "HEAD";
+  req_.head_method = head.method == "HEAD";
   const ListenerState& l = *req_.listener;
   if (head.method == "CONNECT") {
     req_.error_status = 400;
@@ -208,24 +208,24 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
 }
 
 void HttpSession::OnHeadAccepted() {
-  if (req_.error_status || !req_.endpoint || closing_) return;
+  if (req_.error_status || !req_.endpoint || closed_) return;
   const ListenerState& l = *req_.listener;
   const HttpHead& head = parser_.head();
   SerializeRequestHead(head, parser_.framing().body, req_.upgrade, &head_buf_);
   req_.up = worker_->pool->Acquire(*req_.endpoint, this,
                                    static_cast<uint64_t>(l.config.timeouts.connect.count()),
                                    /*fresh=*/false, &req_.reused);
-  req_.up->BeginRequest(req_.head);
+  req_.up->BeginRequest(req_.head_method);
   req_.retriable = !req_.upgrade;
   replay_.clear();
   uv_buf_t b = uv_buf_init(head_buf_.data(), static_cast<unsigned>(head_buf_.size()));
-  WriteToPod(&b, 1);
+  WriteUpstream(&b, 1);
   LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s upstream=%lu reused=%d", id(),
             head.method.c_str(), LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(),
             req_.up ? req_.up->id() : 0, req_.reused);
 }
 
-void HttpSession::WriteToPod(const uv_buf_t* bufs, unsigned count) {
+void HttpSession::WriteUpstream(const uv_buf_t* bufs, unsigned count) {
   if (!req_.up) return;
   if (req_.retriable) {
     size_t n = 0;
@@ -248,10 +248,10 @@ void HttpSession::OnBody(const char* data, size_t len) {
   if (req_.error_status || !req_.up) return;  // answered locally: the body is dropped
   if (req_.chunked) {
     ChunkFrame chunk(data, len);
-    WriteToPod(chunk.bufs, 3);
+    WriteUpstream(chunk.bufs, 3);
   } else {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-    WriteToPod(&b, 1);
+    WriteUpstream(&b, 1);
   }
 }
 
@@ -259,7 +259,7 @@ void HttpSession::OnMessageComplete() {
   req_.complete = true;
   if (req_.up && req_.chunked && !req_.error_status) {
     uv_buf_t end = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);
-    WriteToPod(&end, 1);
+    WriteUpstream(&end, 1);
   }
 }
 
@@ -295,7 +295,7 @@ void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
     return;
   }
   s->request_deadline_ = 0;
-  if (s->closing_ || s->req_.responded || !s->req_.up) return;
+  if (s->closed_ || s->req_.responded || !s->req_.up) return;
   s->worker_->pool->Discard(s->req_.up, true);
   s->req_.up = nullptr;
   LOG_WARN("c=%lu listener=%s event=pod_timeout pod=%s timeout_ms=%" PRId64, s->id(),
@@ -308,7 +308,7 @@ void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
 void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body,
                                 bool close) {
   metrics_->Failure(reason).Increment();
-  if (!req_.keep_alive || draining_ || client_eof_) close = true;
+  if (!req_.keep_alive || draining_ || downstream_eof_) close = true;
   std::string wire =
       std::string(req_.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
       ReasonPhrase(status) +
@@ -317,10 +317,10 @@ void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const 
   // Corked so the request is counted before the client can see the answer (with several
   // workers, a client may read /metrics from another thread at once).
   down_writer_.Cork();
-  WriteToClient(wire);
+  WriteDownstream(wire);
   req_.status = status;
   EndRequest(close);
-  UncorkClient();
+  UncorkDownstream();
 }
 
 void HttpSession::EndRequest(bool close) {
@@ -346,34 +346,34 @@ void HttpSession::EndRequest(bool close) {
   // (which could lease the same connection again from within its own callback) nor the parser.
   if (in_upstream_read_) {
     resume_after_read_ = true;
-  } else if (!in_client_parse_) {
-    ResumeClient();
+  } else if (!in_downstream_parse_) {
+    ResumeDownstream();
   }
 }
 
-void HttpSession::ResumeClient() {
+void HttpSession::ResumeDownstream() {
   if (!pending_.empty()) {
     std::string bytes = std::move(pending_);
     pending_.clear();
-    ProcessClientBytes(bytes.data(), bytes.size());
+    ProcessDownstreamBytes(bytes.data(), bytes.size());
   }
-  if (closing_ || state_ == State::kClosing) return;
+  if (closed_ || state_ == State::kClosing) return;
   if (state_ == State::kIdle || state_ == State::kRequest) {
-    if (client_eof_) {
+    if (downstream_eof_) {
       if (state_ == State::kIdle) CloseWhenFlushed();
       return;
     }
-    StartReadingClient();
+    StartReadingDownstream();
   }
 }
 
-void HttpSession::OnClientEof() {
-  client_eof_ = true;
-  StopReadingClient();
+void HttpSession::OnDownstreamEof() {
+  downstream_eof_ = true;
+  StopReadingDownstream();
   switch (state_) {
     case State::kTunnel:
-      tunnel_client_eof_ = true;
-      if (tunnel_pod_eof_) {
+      tunnel_downstream_eof_ = true;
+      if (tunnel_upstream_eof_) {
         CloseWhenFlushed();
       } else if (req_.up) {
         req_.up->ShutdownWrite();
@@ -400,25 +400,25 @@ void HttpSession::Drain() {
   if (state_ == State::kIdle && !parser_.in_message()) CloseWhenFlushed();
 }
 
-void HttpSession::WriteToClient(const uv_buf_t* bufs, unsigned count) {
+void HttpSession::WriteDownstream(const uv_buf_t* bufs, unsigned count) {
   int rc = down_writer_.Write(bufs, count);
   if (rc != 0) Close("client_write_failed", true);
 }
 
-void HttpSession::WriteToClient(std::string_view data) {
+void HttpSession::WriteDownstream(std::string_view data) {
   uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-  WriteToClient(&b, 1);
+  WriteDownstream(&b, 1);
 }
 
-void HttpSession::UncorkClient() {
-  if (closing_) {
+void HttpSession::UncorkDownstream() {
+  if (closed_) {
     down_writer_.DropCorked();
     return;
   }
   if (down_writer_.Uncork() != 0) Close("client_write_failed", true);
 }
 
-void HttpSession::OnWriteDrained(StreamWriter*) {
+void HttpSession::OnBelowLowWatermark(StreamWriter*) {
   Touch();
   if (req_.up &&
       (state_ == State::kWaiting || state_ == State::kRequest || state_ == State::kTunnel)) {
@@ -435,7 +435,7 @@ void HttpSession::OnWriteError(StreamWriter*, int) { Close("client_write_failed"
 
 void HttpSession::CloseWhenFlushed() {
   state_ = State::kClosing;
-  StopReadingClient();
+  StopReadingDownstream();
   if (down_writer_.Uncork() != 0) {
     Close("client_write_failed", true);
     return;
@@ -455,8 +455,8 @@ void HttpSession::OnIdleTimer(uv_timer_t* timer) {
 }
 
 void HttpSession::Close(const char* reason, bool reset) {
-  if (closing_) return;
-  closing_ = true;
+  if (closed_) return;
+  closed_ = true;
   state_ = State::kClosing;
   // Gathered bytes get one try on a graceful close (uv_close cancels queued writes anyway).
   if (reset || down_writer_.Uncork() != 0) down_writer_.DropCorked();

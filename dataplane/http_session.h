@@ -5,7 +5,8 @@
 //
 // How the data path's objects relate (one event loop; each box owns what hangs below it):
 //
-//   Listener (per bind, per loop) ── accept ──► SessionSet (Worker) owns every downstream session
+//   Listener (per bind, per loop) ── accept ──► SessionSet (WorkerContext) owns every downstream
+//   session
 //      │                                              ├── TcpSession: down_ ⇄ up_, byte relay
 //      └── ListenerRef: state of the moment,          └── HttpSession (this class)
 //          PickerState (round robin, Maglev)                │ downstream: down_, HttpParser,
@@ -28,7 +29,7 @@
 #include "dataplane/session.h"
 #include "dataplane/stream_writer.h"
 #include "dataplane/upstream_pool.h"
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 #include "http/http_head.h"
 #include "http/http_parser.h"
 #include "routing/listener_state.h"
@@ -40,7 +41,7 @@ class HttpSession : public Session,
                     public StreamWriter::Observer,
                     public UpstreamConn::Owner {
  public:
-  HttpSession(Worker* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
+  HttpSession(WorkerContext* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
               uint32_t port_offset);
   ~HttpSession() override;
 
@@ -65,8 +66,8 @@ class HttpSession : public Session,
     UpstreamConn* up = nullptr;
     uint64_t started_ns = 0;
     uint8_t minor = 1;
-    bool keep_alive = true;  // the client's wish
-    bool head = false;       // HEAD: the response has no body
+    bool keep_alive = true;    // the client's wish
+    bool head_method = false;  // a HEAD request: the response has no body
     bool upgrade = false;
     bool chunked = false;     // the body goes to the pod chunked
     bool complete = false;    // the whole request has been read
@@ -93,7 +94,7 @@ class HttpSession : public Session,
   void OnUpstreamTunnelEof() override;
   void OnUpstreamBelowLowWatermark() override;
   void OnUpstreamError(int status) override;
-  void UncorkClient();
+  void UncorkDownstream();
 
   // HttpParser::Delegate: the client's requests.
   void OnMessageBegin() override;
@@ -102,25 +103,25 @@ class HttpSession : public Session,
   void OnBody(const char* data, size_t len) override;
   void OnMessageComplete() override;
   // StreamWriter::Observer: writes to the client.
-  void OnWriteDrained(StreamWriter*) override;
+  void OnBelowLowWatermark(StreamWriter*) override;
   void OnWriteError(StreamWriter*, int status) override;
   void OnWriteFlushed(StreamWriter*) override;
 
-  static void OnClientRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void OnRequestTimeout(uv_timer_t* timer);
   static void OnIdleTimer(uv_timer_t* timer);
   static void OnClosed(uv_handle_t* handle);
 
-  void ProcessClientBytes(const char* data, size_t len);
+  void ProcessDownstreamBytes(const char* data, size_t len);
   void OnRequestComplete();
   void ArmRequestTimer();  // the pod has timeouts.request from now to start its response
-  void OnClientEof();
-  void ResumeClient();  // continue with pipelined bytes, then read again
-  void StartReadingClient();
-  void StopReadingClient();
-  void WriteToPod(const uv_buf_t* bufs, unsigned count);
-  void WriteToClient(const uv_buf_t* bufs, unsigned count);
-  void WriteToClient(std::string_view data);
+  void OnDownstreamEof();
+  void ResumeDownstream();  // continue with pipelined bytes, then read again
+  void StartReadingDownstream();
+  void StopReadingDownstream();
+  void WriteUpstream(const uv_buf_t* bufs, unsigned count);
+  void WriteDownstream(const uv_buf_t* bufs, unsigned count);
+  void WriteDownstream(std::string_view data);
   void HandleUpstreamError(int status);
   void AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body, bool close);
   void EndRequest(bool close);
@@ -128,7 +129,7 @@ class HttpSession : public Session,
   void Close(const char* reason, bool reset);
   void Touch() { last_activity_ = uv_now(worker_->loop); }
 
-  Worker* worker_;
+  WorkerContext* worker_;
   std::shared_ptr<ListenerRef> listener_;
   metrics::ListenerMetrics* metrics_;
   const uint32_t port_offset_;
@@ -148,15 +149,15 @@ class HttpSession : public Session,
   uint64_t message_started_ns_ = 0;  // when the client's current message began
   uint64_t request_deadline_ = 0;    // loop time the response head is due by; 0: none awaited
   int deferred_error_ = 0;           // an upstream failure seen while parsing client bytes
-  bool in_client_parse_ = false;
+  bool in_downstream_parse_ = false;
   bool in_upstream_read_ = false;   // inside UpstreamConn's read (OnUpstreamReadBegin..End)
   bool resume_after_read_ = false;  // a request ended there: pipelined bytes wait for ReadEnd
   bool reading_ = false;
-  bool client_eof_ = false;
+  bool downstream_eof_ = false;
   bool draining_ = false;
-  bool tunnel_client_eof_ = false;
-  bool tunnel_pod_eof_ = false;
-  bool closing_ = false;
+  bool tunnel_downstream_eof_ = false;
+  bool tunnel_upstream_eof_ = false;
+  bool closed_ = false;        // Close() ran: the handles are closing and nothing else happens
   CloseCountdown handles_{3};  // down_, request_timer_, idle_timer_
 };
 

@@ -13,17 +13,17 @@ namespace podrouter {
 
 void HttpSession::OnUpstreamReadBegin() {
   in_upstream_read_ = true;
-  if (!closing_) down_writer_.Cork();
+  if (!closed_) down_writer_.Cork();
 }
 
 void HttpSession::OnUpstreamReadEnd() {
   in_upstream_read_ = false;
-  UncorkClient();
-  if (std::exchange(resume_after_read_, false)) ResumeClient();
+  UncorkDownstream();
+  if (std::exchange(resume_after_read_, false)) ResumeDownstream();
 }
 
 bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
-  if (closing_ || !req_.up) return false;
+  if (closed_ || !req_.up) return false;
   UpstreamConn* c = req_.up;
   request_deadline_ = 0;
   const int status = head.status;
@@ -31,7 +31,7 @@ bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
     // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
     if (req_.minor == 1) {
       SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &head_buf_);
-      WriteToClient(head_buf_);
+      WriteDownstream(head_buf_);
     }
     return true;
   }
@@ -50,10 +50,10 @@ bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
   // Whether the client connection outlives this response is decided here, once, and said in the
   // head: a final answer that comes before the whole request was read (an early 413 to an
   // Expect: 100-continue, say) leaves the rest of the request unread, so the connection closes.
-  bool keep = req_.keep_alive && framing != BodyFraming::kClose && !client_eof_ && !draining_ &&
+  bool keep = req_.keep_alive && framing != BodyFraming::kClose && !downstream_eof_ && !draining_ &&
               req_.complete && (req_.upgrade ? status == 101 : true);
   SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &head_buf_);
-  WriteToClient(head_buf_);
+  WriteDownstream(head_buf_);
   req_.responded = true;
   req_.status = status;
   req_.framing = framing;
@@ -62,22 +62,22 @@ bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
 }
 
 void HttpSession::OnUpstreamBody(const char* data, size_t len) {
-  if (closing_ || !req_.up) return;
+  if (closed_ || !req_.up) return;
   Touch();
   if (req_.framing == BodyFraming::kChunked) {
     ChunkFrame chunk(data, len);
-    WriteToClient(chunk.bufs, 3);
+    WriteDownstream(chunk.bufs, 3);
   } else if (req_.framing != BodyFraming::kNone) {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-    WriteToClient(&b, 1);
+    WriteDownstream(&b, 1);
   }
   if (down_writer_.above_high() && req_.up) req_.up->PauseReading();  // the client reads slower
 }
 
 void HttpSession::OnUpstreamComplete(bool clean) {
-  if (closing_ || !req_.up) return;
+  if (closed_ || !req_.up) return;
   UpstreamConn* c = req_.up;
-  if (req_.framing == BodyFraming::kChunked) WriteToClient("0\r\n\r\n");
+  if (req_.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
   if (clean && req_.complete && c->reusable() && c->unsent() == 0) {
     worker_->pool->Release(c);
   } else {
@@ -86,11 +86,11 @@ void HttpSession::OnUpstreamComplete(bool clean) {
   req_.up = nullptr;
   // The head said whether the connection stays (OnUpstreamHead): keep to it. A client that has
   // half-closed since has no further requests to send.
-  EndRequest(/*close=*/!req_.keep_alive || client_eof_);
+  EndRequest(/*close=*/!req_.keep_alive || downstream_eof_);
 }
 
 void HttpSession::OnUpstreamUpgraded() {
-  if (closing_ || !req_.up) return;
+  if (closed_ || !req_.up) return;
   state_ = State::kTunnel;
   metrics_->http_request_duration->Observe(static_cast<double>(uv_hrtime() - req_.started_ns) /
                                            1e9);
@@ -100,28 +100,28 @@ void HttpSession::OnUpstreamUpgraded() {
     std::string early = std::move(pending_);
     pending_.clear();
     uv_buf_t b = uv_buf_init(early.data(), static_cast<unsigned>(early.size()));
-    WriteToPod(&b, 1);
+    WriteUpstream(&b, 1);
   }
-  if (client_eof_) {
-    tunnel_client_eof_ = true;
+  if (downstream_eof_) {
+    tunnel_downstream_eof_ = true;
     if (req_.up) req_.up->ShutdownWrite();
   } else {
-    StartReadingClient();
+    StartReadingDownstream();
   }
 }
 
 void HttpSession::OnUpstreamTunnelData(const char* data, size_t len) {
-  if (closing_ || !req_.up) return;
+  if (closed_ || !req_.up) return;
   Touch();
   uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-  WriteToClient(&b, 1);
+  WriteDownstream(&b, 1);
   if (down_writer_.above_high() && req_.up) req_.up->PauseReading();
 }
 
 void HttpSession::OnUpstreamTunnelEof() {
-  if (closing_ || !req_.up) return;
-  tunnel_pod_eof_ = true;
-  if (tunnel_client_eof_) {
+  if (closed_ || !req_.up) return;
+  tunnel_upstream_eof_ = true;
+  if (tunnel_downstream_eof_) {
     CloseWhenFlushed();
     return;
   }
@@ -133,13 +133,13 @@ void HttpSession::OnUpstreamTunnelEof() {
 }
 
 void HttpSession::OnUpstreamBelowLowWatermark() {
-  if (closing_ || !req_.up) return;
-  if (state_ == State::kRequest || state_ == State::kTunnel) StartReadingClient();
+  if (closed_ || !req_.up) return;
+  if (state_ == State::kRequest || state_ == State::kTunnel) StartReadingDownstream();
 }
 
 void HttpSession::OnUpstreamError(int status) {
-  if (closing_ || !req_.up) return;
-  if (in_client_parse_) {
+  if (closed_ || !req_.up) return;
+  if (in_downstream_parse_) {
     deferred_error_ = status;  // handled once the parser has returned
     return;
   }
@@ -179,9 +179,9 @@ void HttpSession::HandleUpstreamError(int status) {
     req_.up = worker_->pool->Acquire(
         *req_.endpoint, this, static_cast<uint64_t>(req_.listener->config.timeouts.connect.count()),
         /*fresh=*/true, &req_.reused);
-    req_.up->BeginRequest(req_.head);
+    req_.up->BeginRequest(req_.head_method);
     uv_buf_t b = uv_buf_init(replay.data(), static_cast<unsigned>(replay.size()));
-    WriteToPod(&b, 1);
+    WriteUpstream(&b, 1);
     if (state_ == State::kWaiting) ArmRequestTimer();
     return;
   }

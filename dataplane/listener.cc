@@ -36,7 +36,7 @@ std::shared_ptr<const ListenerState> MakeState(config::Listener config,
 
 }  // namespace
 
-Listener::Listener(Worker* worker, config::Listener config,
+Listener::Listener(WorkerContext* worker, config::Listener config,
                    std::shared_ptr<const ServiceResolver> service,
                    metrics::ListenerMetrics* metrics)
     : worker_(worker), ref_(std::make_shared<ListenerRef>()) {
@@ -172,7 +172,7 @@ void Listener::OnConnection(Port& port, int fd) {
            "limit=" + std::to_string(config.limits.max_connections));
     return;
   }
-  Worker* w = worker_;
+  WorkerContext* w = worker_;
   if (config.protocol == config::Protocol::kHttp) {
     auto session = std::make_unique<HttpSession>(w, w->NextSessionId(), ref_, port.offset);
     HttpSession* raw = session.get();

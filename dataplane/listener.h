@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 #include "metrics/metrics.h"
 #include "routing/listener_state.h"
 
@@ -19,8 +19,8 @@ namespace podrouter {
 
 class Listener {
  public:
-  Listener(Worker* worker, config::Listener config, std::shared_ptr<const ServiceResolver> service,
-           metrics::ListenerMetrics* metrics);
+  Listener(WorkerContext* worker, config::Listener config,
+           std::shared_ptr<const ServiceResolver> service, metrics::ListenerMetrics* metrics);
 
   // Opens a listening socket on every port of the bind, or none (the error names the port that
   // failed). With `reuse_port` each worker opens its own set and the kernel spreads connections.
@@ -52,12 +52,12 @@ class Listener {
   static void OnPortClosed(uv_handle_t* handle);
   void Accept(Port& port);
   void OnConnection(Port& port, int fd);
-  // Out of file descriptors: drain the backlog with the reserve descriptor, counting each.
+  // Out of file descriptors: empty the backlog with the reserve descriptor, counting each.
   void Shed(Port& port, int error);
   // Closes an accepted connection at once, counted under `reason`.
   void Reject(int fd, metrics::RouteFailure reason, const std::string& detail);
 
-  Worker* worker_;
+  WorkerContext* worker_;
   std::shared_ptr<ListenerRef> ref_;
   std::vector<std::unique_ptr<Port>> ports_;
   int closing_ports_ = 0;

@@ -79,7 +79,7 @@ void StreamWriter::OnWrite(uv_write_t* raw, int status) {
   }
   if (w->was_high_ && w->unsent_ <= kLowWatermark) {
     w->was_high_ = false;
-    if (w->observer_) w->observer_->OnWriteDrained(w);
+    if (w->observer_) w->observer_->OnBelowLowWatermark(w);
   }
   if (w->unsent_ == 0 && w->observer_) w->observer_->OnWriteFlushed(w);
 }

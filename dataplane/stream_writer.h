@@ -1,6 +1,6 @@
 // StreamWriter: writes to one libuv stream. uv_try_write first; whatever the socket does not take
 // is copied and queued with uv_write. It counts unsent bytes so the caller can stop reading the
-// other side above the high watermark, and tells its observer when the queue drains below the low
+// other side above the high watermark, and tells its observer when the queue falls below the low
 // one (or fails). While corked, small writes are gathered (copied) and leave together, so a
 // response head and its body cost one writev rather than one write each.
 #pragma once
@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 
 namespace podrouter {
 
@@ -20,7 +20,7 @@ class StreamWriter {
   class Observer {
    public:
     virtual ~Observer() = default;
-    virtual void OnWriteDrained(StreamWriter* writer) = 0;  // crossed below the low watermark
+    virtual void OnBelowLowWatermark(StreamWriter* writer) = 0;  // crossed below the low watermark
     virtual void OnWriteError(StreamWriter* writer, int status) = 0;
     virtual void OnWriteFlushed(StreamWriter*) {}  // nothing left queued
   };

@@ -16,7 +16,7 @@ struct TcpSession::WriteReq {
   size_t len;
 };
 
-TcpSession::TcpSession(Worker* worker, uint64_t id, const config::Listener& listener,
+TcpSession::TcpSession(WorkerContext* worker, uint64_t id, const config::Listener& listener,
                        metrics::ListenerMetrics* listener_metrics)
     : Session(id),
       worker_(worker),

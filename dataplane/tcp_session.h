@@ -9,7 +9,7 @@
 #include "base/close_countdown.h"
 #include "config/config.h"
 #include "dataplane/session.h"
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 #include "discovery/endpoint_set.h"
 #include "metrics/metrics.h"
 
@@ -17,7 +17,7 @@ namespace podrouter {
 
 class TcpSession : public Session {
  public:
-  TcpSession(Worker* worker, uint64_t id, const config::Listener& listener,
+  TcpSession(WorkerContext* worker, uint64_t id, const config::Listener& listener,
              metrics::ListenerMetrics* listener_metrics);
   ~TcpSession() override;
 
@@ -57,7 +57,7 @@ class TcpSession : public Session {
   void MaybeShutdown(Direction& d);
   void Close(const char* reason, bool reset);
 
-  Worker* worker_;
+  WorkerContext* worker_;
   const config::Timeouts timeouts_;
   const std::string listener_name_;
   metrics::ListenerMetrics* listener_metrics_;

@@ -208,7 +208,7 @@ void UpstreamConn::OnBody(const char* data, size_t len) {
   if (owner_) owner_->OnUpstreamBody(data, len);
 }
 
-void UpstreamConn::OnWriteDrained(StreamWriter*) {
+void UpstreamConn::OnBelowLowWatermark(StreamWriter*) {
   if (owner_) owner_->OnUpstreamBelowLowWatermark();
 }
 

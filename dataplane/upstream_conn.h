@@ -13,7 +13,7 @@
 
 #include "base/close_countdown.h"
 #include "dataplane/stream_writer.h"
-#include "dataplane/worker.h"
+#include "dataplane/worker_context.h"
 #include "discovery/endpoint_set.h"
 #include "http/http_parser.h"
 #include "metrics/metrics.h"
@@ -107,7 +107,7 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   void OnBody(const char* data, size_t len) override;
   void OnMessageComplete() override {}
   // StreamWriter::Observer: writes to the pod.
-  void OnWriteDrained(StreamWriter*) override;
+  void OnBelowLowWatermark(StreamWriter*) override;
   void OnWriteError(StreamWriter*, int status) override;
 
   static void OnConnect(uv_connect_t* req, int status);

@@ -16,7 +16,7 @@ class UpstreamPool {
   static constexpr size_t kMaxIdlePerPod = 64;
   static constexpr uint64_t kIdleTimeoutMs = 30000;
 
-  explicit UpstreamPool(Worker* worker) : worker_(worker) {}
+  explicit UpstreamPool(WorkerContext* worker) : worker_(worker) {}
   ~UpstreamPool();
 
   // An idle connection to `endpoint` (*reused = true), or a new one connecting (false).
@@ -34,7 +34,7 @@ class UpstreamPool {
   void Remove(UpstreamConn* conn);  // from the last close callback
   void Unpool(UpstreamConn* conn);
 
-  Worker* worker_;
+  WorkerContext* worker_;
   uint64_t next_id_ = 1;
   std::unordered_map<PodAddress, std::vector<UpstreamConn*>, PodAddress::Hash> idle_;
   std::unordered_map<UpstreamConn*, std::unique_ptr<UpstreamConn>> conns_;

@@ -1,5 +1,5 @@
 // What every listener and session on one event loop shares. Nothing here is touched by another
-// thread: with `workers: N` each loop has its own Worker.
+// thread: with `workers: N` each loop has its own WorkerContext.
 #pragma once
 
 #include <uv.h>
@@ -22,10 +22,10 @@ constexpr size_t kLowWatermark = 64 * 1024;
 
 class UpstreamPool;
 
-struct Worker {
-  // Worker `index` of `count` numbers its sessions index+1, index+1+count, ... so that session
-  // ids in the logs are unique across workers.
-  Worker(uv_loop_t* l, metrics::Metrics* m, uint32_t index = 0, uint32_t count = 1)
+struct WorkerContext {
+  // WorkerContext `index` of `count` numbers its sessions index+1, index+1+count, ... so that
+  // session ids in the logs are unique across workers.
+  WorkerContext(uv_loop_t* l, metrics::Metrics* m, uint32_t index = 0, uint32_t count = 1)
       : loop(l), metrics(m), index(index), next_session_id(index + 1), session_id_step(count) {}
 
   uint64_t NextSessionId() {
