@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "dataplane/chunk_frame.h"
 #include "dataplane/http_session.h"
+#include "http/http_framing.h"
 #include "routing/router.h"
 
 namespace podrouter {
@@ -39,14 +40,7 @@ bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
     *error = "101 Switching Protocols without an upgrade request";
     return false;
   }
-  // The body travels as the pod framed it (RFC 9112 §6.3, settled by the parser), re-framed
-  // as chunked where its end is the connection's and the client speaks HTTP/1.1.
-  BodyFraming framing = c->response_framing().body;
-  if (status == 101) {
-    framing = BodyFraming::kNone;
-  } else if (framing == BodyFraming::kChunked || framing == BodyFraming::kClose) {
-    framing = req_.minor == 1 ? BodyFraming::kChunked : BodyFraming::kClose;
-  }
+  const BodyFraming framing = DownstreamFraming(c->response_framing().body, status, req_.minor);
   // Whether the client connection outlives this response is decided here, once, and said in the
   // head: a final answer that comes before the whole request was read (an early 413 to an
   // Expect: 100-continue, say) leaves the rest of the request unread, so the connection closes.

@@ -137,4 +137,10 @@ MessageFraming ResponseFraming(const HttpHead& response, bool head_request) {
   return {BodyFraming::kClose, 0, 0, nullptr};
 }
 
+BodyFraming DownstreamFraming(BodyFraming received, int status, uint8_t client_minor) {
+  if (status == 101 || received == BodyFraming::kNone) return BodyFraming::kNone;
+  if (received == BodyFraming::kLength) return BodyFraming::kLength;
+  return client_minor >= 1 ? BodyFraming::kChunked : BodyFraming::kClose;
+}
+
 }  // namespace podrouter

@@ -32,6 +32,12 @@ MessageFraming RequestFraming(const HttpHead& request);
 // anything malformed, is a 502: podrouter will not guess.
 MessageFraming ResponseFraming(const HttpHead& response, bool head_request);
 
+// How a response body goes downstream, given how the pod framed it (`received`): as received
+// when it has a length or no body; re-framed as chunked for an HTTP/1.1 client when it was
+// chunked or delimited by the pod's close; delimited by closing for an HTTP/1.0 client, which
+// knows no chunking (RFC 9112 §6.3, §7). A 101's "body" is the tunnel: kNone.
+BodyFraming DownstreamFraming(BodyFraming received, int status, uint8_t client_minor);
+
 // RFC 9110 §5.6.2 token characters, as a table: this runs for every header of every message.
 inline constexpr std::array<bool, 256> kTokenChars = [] {
   std::array<bool, 256> t{};

@@ -103,6 +103,26 @@ TEST(ResponseFraming, Table) {
   CheckTable(cases, [](const auto& headers) { return ResponseFraming(Head(headers, 200), false); });
 }
 
+TEST(DownstreamFraming, Table) {
+  using B = BodyFraming;
+  struct Case {
+    B received;
+    int status;
+    uint8_t minor;
+    B want;
+  } cases[] = {
+      {B::kLength, 200, 1, B::kLength},   {B::kLength, 200, 0, B::kLength},
+      {B::kChunked, 200, 1, B::kChunked}, {B::kChunked, 200, 0, B::kClose},
+      {B::kClose, 200, 1, B::kChunked},   {B::kClose, 200, 0, B::kClose},
+      {B::kNone, 304, 1, B::kNone},       {B::kNone, 204, 0, B::kNone},
+      {B::kClose, 101, 1, B::kNone},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(DownstreamFraming(c.received, c.status, c.minor), c.want)
+        << static_cast<int>(c.received) << " " << c.status << " 1." << int(c.minor);
+  }
+}
+
 // Records heads, acceptances, bodies and ends.
 class Transcript : public HttpParser::Delegate {
  public:

@@ -1,0 +1,228 @@
+"""End-to-end: the process around the routes — drain and reload (SIGTERM, SIGHUP), the admin
+endpoints, and the command line — through the real binary, dnsmasq and pod processes."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from test_tcp import srv_service, tcp_listener
+from testbed import BIN, TestBed, banner, connect, free_port, metric, read_line, wait_for
+
+
+class Lifecycle(TestBed):
+    def setUp(self):
+        super().setUp()
+        self.name, self.pod_port, _ = self.statefulset(3)
+        self.dns.start()
+        self.lport = free_port()
+
+    def config(self, ordinal, **extra):
+        return self.base_config({"mydb": srv_service(self.name)},
+                                [tcp_listener("one", self.lport, {"ordinal": ordinal})], **extra)
+
+    def test_reload_good_then_bad(self):
+        r = self.router(self.config(0))
+        held = connect(self.lport)
+        self.assertTrue(read_line(held).startswith("pod=mydb-0 "))
+        r.write(self.config(1))
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="reload ok")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))  # same socket, new route
+        held.sendall(b"kept\n")
+        self.assertEqual(read_line(held), "kept\n")
+        r.write("listeners: [\n  bad yaml")
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="error") == 1,
+                 what="reload error")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))
+        self.assertIn("event=reload_failed", r.logs())
+        self.assertIn("podrouter.yaml:", r.logs())  # the parse error names the file
+        held.close()
+
+    def test_reload_with_new_dns_settings_keeps_the_pods(self):
+        # New DNS settings rebuild the DNS client and every resolver; the rebuilt resolvers start
+        # from the pods they knew, so routing never sees an empty set in between.
+        r = self.router(self.config(2))
+        held = connect(self.lport)
+        self.assertTrue(read_line(held).startswith("pod=mydb-2 "))
+        config = self.config(2)
+        config["dns"] = dict(config["dns"], timeout="700ms")
+        r.write(config)
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="reload ok")
+        self.assertEqual(r.admin("/ready")[0], 200)
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-2 "))
+        held.sendall(b"kept\n")
+        self.assertEqual(read_line(held), "kept\n")
+        held.close()
+        # The new client resolves: a pod that moves is followed.
+        self.pod("mydb-2", "127.0.1.12", self.pod_port)
+        self.dns.hosts[f"mydb-2.{self.name}"] = ["127.0.1.12"]
+        self.dns.reload_hosts()
+        wait_for(lambda: banner(self.lport) == f"pod=mydb-2 addr=127.0.1.12:{self.pod_port}",
+                 what="the new address through the new DNS client")
+
+    def test_reload_adds_and_removes_listeners(self):
+        r = self.router(self.config(0))
+        other = free_port()
+        config = self.config(0)
+        config["listeners"] = [tcp_listener("two", other, {"ordinal": 2})]
+        r.write(config)
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="reload ok")
+        self.assertTrue(banner(other).startswith("pod=mydb-2 "))
+        with self.assertRaises(ConnectionRefusedError):
+            connect(self.lport)
+
+    def test_reload_to_busy_port_keeps_running_config(self):
+        r = self.router(self.config(0))
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        config = self.config(0)
+        config["listeners"].append(tcp_listener("two", busy.getsockname()[1], {"ordinal": 1}))
+        r.write(config)
+        r.signal(signal.SIGHUP)
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="error") == 1,
+                 what="reload error")
+        self.assertIn("address already in use", r.logs())
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-0 "))
+        busy.close()
+
+    def test_sigterm_drains_open_session(self):
+        r = self.router(self.config(0))
+        held = connect(self.lport)
+        read_line(held)
+        r.signal(signal.SIGTERM)
+        wait_for(lambda: r.admin("/ready")[0] == 503, what="not ready while draining")
+        self.assertEqual(r.admin("/healthz")[0], 200)
+        with connect(self.lport) as new:  # the application may still open connections
+            self.assertTrue(read_line(new).startswith("pod="))
+        held.sendall(b"during drain\n")
+        self.assertEqual(read_line(held), "during drain\n")
+        self.assertIsNone(r.proc.poll())
+        held.close()
+        self.assertEqual(r.proc.wait(5), 0)
+
+    def test_drain_timeout_aborts_sessions(self):
+        r = self.router(self.config(0, drain_timeout="500ms"))
+        held = connect(self.lport)
+        read_line(held)
+        started = time.monotonic()
+        r.signal(signal.SIGTERM)
+        self.assertEqual(r.proc.wait(10), 0)
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+        self.assertIn("event=drain_timeout", r.logs())
+        held.close()
+
+
+class Admin(TestBed):
+    def test_metrics_pass_promtool(self):
+        name, port, _ = self.statefulset(2)
+        self.dns.start()
+        lport = free_port()
+        r = self.router(self.base_config({"mydb": srv_service(name, replicas=2)},
+                                         [tcp_listener("one", lport, {"ordinal": 0})]))
+        banner(lport)
+        status, text = r.admin("/metrics")
+        self.assertEqual(status, 200)
+        for required in ["podrouter_build_info", "podrouter_listener_connections_total",
+                         "podrouter_listener_connections_active",
+                         "podrouter_upstream_connections_total",
+                         "podrouter_upstream_connect_failures_total",
+                         "podrouter_upstream_bytes_sent_total",
+                         "podrouter_upstream_bytes_received_total",
+                         "podrouter_route_failures_total", "podrouter_dns_resolutions_total",
+                         "podrouter_dns_resolution_duration_seconds",
+                         "podrouter_service_endpoints", "podrouter_config_reloads_total",
+                         "podrouter_http_request_duration_seconds"]:
+            self.assertIn(f"# TYPE {required} ", text)
+        check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                               capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_admin_errors(self):
+        name, port, _ = self.statefulset(1)
+        self.dns.start()
+        r = self.router(self.base_config({"mydb": srv_service(name, replicas=1)},
+                                         [tcp_listener("one", free_port(), {"ordinal": 0})]))
+        self.assertEqual(r.admin("/nope")[0], 404)
+        with connect(r.admin_port) as s:
+            s.sendall(b"POST /ready HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            self.assertIn(b" 405 ", s.recv(4096))
+        with connect(r.admin_port) as s:
+            s.sendall(b"GARBAGE\r\n\r\n")
+            self.assertIn(b" 400 ", s.recv(4096))
+        with connect(r.admin_port) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\n" + b"X-Filler: " + b"a" * 9000 + b"\r\n\r\n")
+            self.assertIn(b" 431 ", s.recv(4096))
+        self.assertEqual(r.admin("/healthz")[0], 200)
+
+
+class CommandLine(TestBed):
+    def run_cli(self, *args, env=None):
+        return subprocess.run([BIN, *args], capture_output=True, timeout=20, env=env)
+
+    def test_version(self):
+        out = self.run_cli("version")
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout.decode(), r"^podrouter \d+\.\d+\.\d+\n$")
+
+    def test_validate(self):
+        good = os.path.join(self.tmp, "good.yaml")
+        with open(good, "w") as f:
+            f.write("services:\n  db: {name: db.ns.svc.cluster.local, discovery: srv, "
+                    "port_name: pg, replicas: 2}\nlisteners:\n  - name: a\n    bind: "
+                    "127.0.0.1:15432\n    service: db\n    route: {ordinal: 1}\n")
+        out = self.run_cli("validate", "--config", good)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("services:\n  db: {name: db.ns.svc.cluster.local, discovery: srv, "
+                    "port_name: pg, replicas: 2}\nlisteners:\n  - name: a\n    bind: "
+                    "127.0.0.1:15432\n    service: db\n    route: {ordinal: -1}\n    colour: red\n")
+        out = self.run_cli("validate", "--config", bad)
+        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.stderr.decode().splitlines(), [
+            f"{bad}:7:22: listeners[0].route.ordinal: expected a non-negative integer or "
+            "port_offset",
+            f"{bad}:8:5: listeners[0].colour: unknown key 'colour'"])
+        env = dict(os.environ, PODROUTER_CONFIG=good)
+        self.assertEqual(self.run_cli("validate", env=env).returncode, 0)
+
+    def test_run_bad_config_starts_nothing(self):
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("listeners: []\n")
+        out = self.run_cli("run", "--config", bad)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("services: missing required key", out.stderr.decode())
+
+    def test_run_busy_port_exits_cleanly(self):
+        name, port, _ = self.statefulset(1, start_pods=False)
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        r = self.router(self.base_config({"mydb": srv_service(name, replicas=1)},
+                                         [tcp_listener("one", busy.getsockname()[1],
+                                                       {"ordinal": 0})]), start=False)
+        r.expect_exit = True
+        r.start(wait_ready=False)
+        self.assertEqual(r.proc.wait(10), 1)
+        self.assertIn("address already in use", r.logs())
+        busy.close()
+
+    def test_usage_errors(self):
+        for args in [(), ("frobnicate",), ("run",), ("run", "--config"), ("validate", "--bogus")]:
+            out = self.run_cli(*args, env={"PATH": os.environ.get("PATH", "")})
+            self.assertEqual(out.returncode, 1, args)
+            self.assertIn(b"usage: podrouter", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
