@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "config/loader.h"
+#include "routing/pickers.h"
 
 namespace podrouter {
 namespace {
@@ -160,6 +161,16 @@ bool Server::Apply(config::Config next, std::string* error) {
   binds_ = std::move(binds);
   services_ = std::move(services);
   config_ = std::move(next);
+  // Maglev tables are built when a snapshot is published, once, for every worker to share.
+  for (auto& [id, r] : services_) r->PrepareSnapshots(nullptr);
+  for (const auto& l : config_.listeners) {
+    if (l.route.kind == config::Route::Kind::kBalance &&
+        l.route.balance == config::Route::Balance::kMaglev) {
+      services_.at(l.service)->PrepareSnapshots([](const EndpointSnapshot& pods) {
+        if (!pods->empty()) MaglevFor(pods);
+      });
+    }
+  }
   for (ServiceResolver* r : to_start) r->Start();
   return true;
 }

@@ -342,10 +342,10 @@ void HttpSession::EndRequest(bool close) {
     return;
   }
   state_ = State::kIdle;
-  // Pipelined requests resume at the end of the top-level callback: never inside a pod's read
-  // (which could lease the same connection again from within its own callback) nor the parser.
-  if (in_upstream_read_) {
-    resume_after_read_ = true;
+  // Pipelined requests resume at the end of the top-level callback: never inside one of the pod
+  // connection's callbacks (which could lease it again from within) nor inside the parser.
+  if (in_upstream_callback_) {
+    resume_after_callback_ = true;
   } else if (!in_downstream_parse_) {
     ResumeDownstream();
   }
@@ -353,9 +353,15 @@ void HttpSession::EndRequest(bool close) {
 
 void HttpSession::ResumeDownstream() {
   if (!pending_.empty()) {
+    // Parsed from a local (a nested resume may refill pending_), whose storage goes back to
+    // pending_ afterwards: a pipelining client stops allocating once warm.
     std::string bytes = std::move(pending_);
     pending_.clear();
     ProcessDownstreamBytes(bytes.data(), bytes.size());
+    if (pending_.empty() && pending_.capacity() < bytes.capacity()) {
+      bytes.clear();
+      pending_.swap(bytes);
+    }
   }
   if (closed_ || state_ == State::kClosing) return;
   if (state_ == State::kIdle || state_ == State::kRequest) {

@@ -26,13 +26,13 @@
 #include <string>
 
 #include "base/close_countdown.h"
+#include "dataplane/listener_state.h"
 #include "dataplane/session.h"
 #include "dataplane/stream_writer.h"
 #include "dataplane/upstream_pool.h"
 #include "dataplane/worker_context.h"
 #include "http/http_head.h"
 #include "http/http_parser.h"
-#include "routing/listener_state.h"
 
 namespace podrouter {
 
@@ -84,8 +84,8 @@ class HttpSession : public Session,
   };
 
   // UpstreamConn::Owner: the leased pod connection's events (http_session_upstream.cc).
-  void OnUpstreamReadBegin() override;
-  void OnUpstreamReadEnd() override;
+  void OnUpstreamCallbackBegin() override;
+  void OnUpstreamCallbackEnd() override;
   bool OnUpstreamHead(HttpHead& head, std::string* error) override;
   void OnUpstreamBody(const char* data, size_t len) override;
   void OnUpstreamComplete(bool clean) override;
@@ -150,8 +150,8 @@ class HttpSession : public Session,
   uint64_t request_deadline_ = 0;    // loop time the response head is due by; 0: none awaited
   int deferred_error_ = 0;           // an upstream failure seen while parsing client bytes
   bool in_downstream_parse_ = false;
-  bool in_upstream_read_ = false;   // inside UpstreamConn's read (OnUpstreamReadBegin..End)
-  bool resume_after_read_ = false;  // a request ended there: pipelined bytes wait for ReadEnd
+  bool in_upstream_callback_ = false;   // inside an UpstreamConn callback (Begin..End)
+  bool resume_after_callback_ = false;  // a request ended there: pipelined bytes wait for its End
   bool reading_ = false;
   bool downstream_eof_ = false;
   bool draining_ = false;

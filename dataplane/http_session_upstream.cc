@@ -12,15 +12,16 @@
 
 namespace podrouter {
 
-void HttpSession::OnUpstreamReadBegin() {
-  in_upstream_read_ = true;
+void HttpSession::OnUpstreamCallbackBegin() {
+  assert(!in_upstream_callback_);
+  in_upstream_callback_ = true;
   if (!closed_) down_writer_.Cork();
 }
 
-void HttpSession::OnUpstreamReadEnd() {
-  in_upstream_read_ = false;
+void HttpSession::OnUpstreamCallbackEnd() {
+  in_upstream_callback_ = false;
   UncorkDownstream();
-  if (std::exchange(resume_after_read_, false)) ResumeDownstream();
+  if (std::exchange(resume_after_callback_, false)) ResumeDownstream();
 }
 
 bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dataplane/listener_state.h"
 #include "dataplane/worker_context.h"
 #include "metrics/metrics.h"
-#include "routing/listener_state.h"
 
 namespace podrouter {
 

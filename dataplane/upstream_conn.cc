@@ -47,6 +47,7 @@ void UpstreamConn::OnConnect(uv_connect_t* req, int status) {
   uv_timer_stop(&c->timer_);
   if (status != 0) {
     if (c->metrics_) c->metrics_->connect_failures->Increment();
+    OwnerScope scope(c->owner_);
     c->Fail(status);
     return;
   }
@@ -61,6 +62,7 @@ void UpstreamConn::OnTimer(uv_timer_t* timer) {
   if (c->closing_) return;
   if (!c->connected_) {
     if (c->metrics_) c->metrics_->connect_failures->Increment();
+    OwnerScope scope(c->owner_);
     c->Fail(c->connect_error_ ? c->connect_error_ : UV_ETIMEDOUT);
     return;
   }
@@ -134,6 +136,7 @@ void UpstreamConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
       c->pool_->Discard(c);  // the pod closed an idle connection
       return;
     }
+    OwnerScope scope(c->owner_);
     if (nread == UV_EOF && c->tunnel_) {
       c->owner_->OnUpstreamTunnelEof();
       return;
@@ -150,17 +153,16 @@ void UpstreamConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* bu
     return;
   }
   if (c->metrics_) c->metrics_->bytes_received->Increment(static_cast<double>(nread));
-  Owner* const reader = c->owner_;  // brackets this read; it outlives the call (see Owner)
-  if (!reader) {
+  if (!c->owner_) {
     buffers.Put(std::move(buffer));
     c->pool_->Discard(c);  // bytes nobody asked for: the connection is out of step
     return;
   }
   c->got_bytes_ = true;
-  reader->OnUpstreamReadBegin();
-  c->Deliver(buffer.get(), static_cast<size_t>(nread));
-  // Pipelined requests resume here, after the connection has finished with this read.
-  reader->OnUpstreamReadEnd();
+  {
+    OwnerScope scope(c->owner_);  // pipelined requests resume as it ends, after this read
+    c->Deliver(buffer.get(), static_cast<size_t>(nread));
+  }
   buffers.Put(std::move(buffer));
 }
 
@@ -209,10 +211,14 @@ void UpstreamConn::OnBody(const char* data, size_t len) {
 }
 
 void UpstreamConn::OnBelowLowWatermark(StreamWriter*) {
+  OwnerScope scope(owner_);
   if (owner_) owner_->OnUpstreamBelowLowWatermark();
 }
 
-void UpstreamConn::OnWriteError(StreamWriter*, int status) { Fail(status); }
+void UpstreamConn::OnWriteError(StreamWriter*, int status) {
+  OwnerScope scope(owner_);
+  Fail(status);
+}
 
 void UpstreamConn::Fail(int status) {
   if (closing_) return;

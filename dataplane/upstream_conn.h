@@ -56,10 +56,13 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   class Owner {
    public:
     virtual ~Owner() = default;
-    // Around one read from the pod: what it produces downstream leaves in one writev, and
-    // pipelined requests resume only after OnUpstreamReadEnd (never inside the read).
-    virtual void OnUpstreamReadBegin() = 0;
-    virtual void OnUpstreamReadEnd() = 0;
+    // Around every libuv callback in which the connection reports (a read, a connect, a timer, a
+    // write's completion): what it produces downstream leaves in one writev, and pipelined
+    // requests resume only at OnUpstreamCallbackEnd, never inside the connection's own callback
+    // (where the same connection could be leased again). Pairs may not nest; the owner outlives
+    // the callback (it ends in close callbacks only).
+    virtual void OnUpstreamCallbackBegin() = 0;
+    virtual void OnUpstreamCallbackEnd() = 0;
     // A response head (1xx included); false refuses it with `error` (the connection fails).
     virtual bool OnUpstreamHead(HttpHead& head, std::string* error) = 0;
     virtual void OnUpstreamBody(const char* data, size_t len) = 0;
@@ -114,6 +117,21 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void OnTimer(uv_timer_t* timer);
   void Connect(const Endpoint& endpoint, uint64_t timeout_ms);
+  // Brackets one libuv callback's reports to the owner of its start (Owner::OnUpstreamCallback*).
+  class OwnerScope {
+   public:
+    explicit OwnerScope(Owner* owner) : owner_(owner) {
+      if (owner_) owner_->OnUpstreamCallbackBegin();
+    }
+    ~OwnerScope() {
+      if (owner_) owner_->OnUpstreamCallbackEnd();
+    }
+    OwnerScope(const OwnerScope&) = delete;
+    OwnerScope& operator=(const OwnerScope&) = delete;
+
+   private:
+    Owner* owner_;
+  };
   // One read's bytes through the response parser (or the tunnel) to the owner.
   void Deliver(const char* data, size_t len);
   void Fail(int status);  // reports to the owner, or retires an idle connection

@@ -95,6 +95,11 @@ void ServiceResolver::Close(std::shared_ptr<ServiceResolver> resolver) {
 
 void ServiceResolver::Start() { Schedule(Millis(0)); }
 
+void ServiceResolver::PrepareSnapshots(std::function<void(const EndpointSnapshot&)> prepare) {
+  prepare_ = std::move(prepare);
+  if (prepare_) prepare_(snapshot());
+}
+
 void ServiceResolver::Schedule(Millis delay) {
   uv_timer_start(
       &timer_, [](uv_timer_t* t) { static_cast<ServiceResolver*>(t->data)->Resolve(); },
@@ -293,6 +298,7 @@ void ServiceResolver::Publish(EndpointSnapshot next) {
            service_.id.c_str(), next->size(), added.empty() ? "-" : added.c_str(),
            removed.empty() ? "-" : removed.c_str(), changed.empty() ? "-" : changed.c_str());
   service_metrics_.endpoints->Set(static_cast<double>(next->size()));
+  if (prepare_) prepare_(next);
   snapshot_.store(std::move(next), std::memory_order_release);
 }
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -36,6 +37,11 @@ class ServiceResolver {
   static void Close(std::shared_ptr<ServiceResolver> resolver);
 
   void Start();  // first resolution now
+
+  // Runs `prepare` (on this loop) on every snapshot before it is published, and on the current
+  // one at once: what workers will derive from a snapshot (a Maglev table) is built here, once,
+  // rather than on a request's path. One hook; a later call replaces it.
+  void PrepareSnapshots(std::function<void(const EndpointSnapshot&)> prepare);
 
   // Safe from any thread: workers take a snapshot per connection or request.
   EndpointSnapshot snapshot() const { return snapshot_.load(std::memory_order_acquire); }
@@ -76,6 +82,7 @@ class ServiceResolver {
   static constexpr size_t kMaxRemembered = 4096;
   std::unordered_set<std::string> without_ordinal_;  // pod names already reported
   std::mt19937_64 rng_{std::random_device{}()};
+  std::function<void(const EndpointSnapshot&)> prepare_;
   std::shared_ptr<ServiceResolver> self_;  // set while closing: the timer's close ends it
 };
 

@@ -76,18 +76,27 @@ int MaglevTable::Pick(uint64_t key_hash) const {
 }
 
 std::shared_ptr<const MaglevTable> MaglevFor(const EndpointSnapshot& pods) {
+  using Entry = std::pair<std::weak_ptr<const EndpointSet>, std::shared_ptr<const MaglevTable>>;
   static std::mutex mu;
-  static std::vector<
-      std::pair<std::weak_ptr<const EndpointSet>, std::shared_ptr<const MaglevTable>>>
-      tables;
-  std::lock_guard lock(mu);
-  std::erase_if(tables, [](const auto& t) { return t.first.expired(); });
-  for (const auto& [set, table] : tables) {
-    if (set.lock() == pods) return table;
+  static std::vector<Entry> tables;  // a few live snapshots at a time; expired ones are dropped
+  auto find = [&]() -> std::shared_ptr<const MaglevTable> {
+    std::erase_if(tables, [](const Entry& e) { return e.first.expired(); });
+    for (const auto& [set, table] : tables) {
+      if (set.lock() == pods) return table;
+    }
+    return nullptr;
+  };
+  {
+    std::lock_guard lock(mu);
+    if (auto table = find()) return table;
   }
-  auto table = std::make_shared<const MaglevTable>(*pods);
-  tables.emplace_back(pods, table);
-  return table;
+  // Built outside the lock: other services' lookups do not wait for it. Two builders of the same
+  // snapshot (rare: the resolver builds at publish time) keep the first table.
+  auto built = std::make_shared<const MaglevTable>(*pods);
+  std::lock_guard lock(mu);
+  if (auto table = find()) return table;
+  tables.emplace_back(pods, built);
+  return built;
 }
 
 }  // namespace podrouter

@@ -43,8 +43,9 @@ class MaglevTable {
   std::vector<int32_t> table_;
 };
 
-// The Maglev table of a published endpoint snapshot: built once, by whichever worker asks first,
-// and shared read-only by all of them while the snapshot lives (thread-safe).
+// The Maglev table of a published endpoint snapshot: built once — by the resolver as it publishes
+// the snapshot (app/server.cc), or else by the first worker to ask — and shared read-only by all
+// workers while the snapshot lives. Thread-safe; the build runs outside the registry's lock.
 std::shared_ptr<const MaglevTable> MaglevFor(const EndpointSnapshot& pods);
 
 }  // namespace podrouter

@@ -1,35 +1,34 @@
 #!/usr/bin/env python3
-"""Prints one `module.Class` per end-to-end test class (a class of a test_*.py module here that
-has test_ methods of its own or from a base class in the same module), one per line: CMake makes
-a ctest entry of each, so a new class runs without being listed by hand. Modules named on the
-command line are left out (those ctest runs in a setting of their own)."""
-import ast
+"""Prints one `module.Class` per end-to-end test class, one per line: every unittest.TestCase
+subclass with tests that a test_*.py module here defines (found by importing the modules, as
+unittest's own loader does, so inherited, imported-base and generated tests all count). CMake
+makes a ctest entry of each, so a new class runs without being listed by hand. `--skip
+module.Class` leaves a class out (ctest runs it in a setting of its own)."""
+import argparse
+import importlib
+import inspect
 import os
 import sys
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def cases(path):
-    tree = ast.parse(open(path).read(), path)
-    classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
-
-    def tests(cls, seen=()):
-        own = any(isinstance(f, ast.FunctionDef) and f.name.startswith("test_") for f in cls.body)
-        bases = [b.id for b in cls.bases if isinstance(b, ast.Name) and b.id in classes]
-        return own or any(tests(classes[b], seen + (cls.name,)) for b in bases if b not in seen)
-
-    return [name for name, cls in classes.items() if tests(cls)]
-
-
 def main():
-    skip = set(sys.argv[1:])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip", action="append", default=[])
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    loader = unittest.TestLoader()
     for name in sorted(os.listdir(HERE)):
-        module = name[:-3]
-        if not (name.startswith("test_") and name.endswith(".py")) or module in skip:
+        if not (name.startswith("test_") and name.endswith(".py")):
             continue
-        for cls in cases(os.path.join(HERE, name)):
-            print(f"{module}.{cls}")
+        module = importlib.import_module(name[:-3])
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            case = f"{module.__name__}.{cls_name}"
+            if (issubclass(cls, unittest.TestCase) and cls.__module__ == module.__name__
+                    and loader.getTestCaseNames(cls) and case not in args.skip):
+                print(case)
 
 
 if __name__ == "__main__":
