@@ -16,7 +16,6 @@ class CloseCountdown {
     assert(open_ > 0);
     return --open_ == 0;
   }
-  int open() const { return open_; }
 
  private:
   int open_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "config/config.h"
 #include "config/loader.h"
 #include "config/values.h"
@@ -22,18 +23,6 @@ inline std::string Lower(std::string s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return s;
-}
-
-// An HTTP token (RFC 9110): what a header or cookie name may be made of.
-inline bool IsToken(const std::string& s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c <= 32 || c >= 127 ||
-        std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string::npos) {
-      return false;
-    }
-  }
-  return true;
 }
 
 inline bool IsDnsName(const std::string& s) {

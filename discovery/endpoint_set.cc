@@ -7,22 +7,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/text.h"
+
 namespace podrouter {
-namespace {
-
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 bool MakeEndpoint(std::optional<uint32_t> ordinal, std::string pod, const std::string& address,
                   uint16_t port, Endpoint* out) {
   Endpoint e;
@@ -106,7 +93,7 @@ std::string PodNameFromHost(std::string_view host) {
 std::optional<uint32_t> OrdinalFromHost(std::string_view host, std::string_view statefulset) {
   std::string_view label = host.substr(0, host.find('.'));
   if (statefulset.empty() || label.size() < statefulset.size() + 2 ||
-      !EqualsIgnoreCaseAscii(label.substr(0, statefulset.size()), statefulset) ||
+      !EqualsIgnoreCase(label.substr(0, statefulset.size()), statefulset) ||
       label[statefulset.size()] != '-') {
     return std::nullopt;
   }

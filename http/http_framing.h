@@ -4,10 +4,10 @@
 // body framed one way by itself and another way by the peer it forwards to.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 
+#include "base/text.h"
 #include "http/http_head.h"
 
 namespace podrouter {
@@ -37,22 +37,5 @@ MessageFraming ResponseFraming(const HttpHead& response, bool head_request);
 // chunked or delimited by the pod's close; delimited by closing for an HTTP/1.0 client, which
 // knows no chunking (RFC 9112 §6.3, §7). A 101's "body" is the tunnel: kNone.
 BodyFraming DownstreamFraming(BodyFraming received, int status, uint8_t client_minor);
-
-// RFC 9110 §5.6.2 token characters, as a table: this runs for every header of every message.
-inline constexpr std::array<bool, 256> kTokenChars = [] {
-  std::array<bool, 256> t{};
-  for (int c = 33; c < 127; ++c) t[c] = true;
-  for (unsigned char c : std::string_view("\"(),/:;<=>?@[\\]{}")) t[c] = false;
-  return t;
-}();
-
-// RFC 9110 §5.6.2: a non-empty run of tchar. Inline: the parser calls it for every header name.
-inline bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!kTokenChars[c]) return false;
-  }
-  return true;
-}
 
 }  // namespace podrouter

@@ -4,8 +4,6 @@
 namespace podrouter {
 namespace {
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Connection-specific headers (RFC 9110 §7.6.1) plus the framing podrouter rewrites itself.
 // Compared by length first: most headers differ in length from all of these.
 bool IsFixedHopByHop(std::string_view name) {
@@ -59,26 +57,12 @@ void AppendUpgrade(const HttpHead& head, std::string* out) {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
+  c = AsciiLower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
 
 }  // namespace
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 HttpHeader& HttpHead::AddHeader() {
   if (count_ == slots_.size()) slots_.emplace_back();

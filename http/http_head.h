@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
+
 namespace podrouter {
 
 struct HttpHeader {
@@ -38,10 +40,6 @@ struct HttpHead {
   std::vector<HttpHeader> slots_;  // the first count_ are this message's
   size_t count_ = 0;
 };
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-// `s` without the optional whitespace (SP, HTAB) around it: RFC 9110 §5.6.3, §5.5.
-std::string_view TrimOws(std::string_view s);
 
 // How a body travels on the wire that podrouter writes.
 enum class BodyFraming {

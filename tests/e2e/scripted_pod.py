@@ -74,6 +74,16 @@ class ScriptedPod:
             rest += data
         return head, rest[:length], rest[length:]
 
+    def requests(self, conn, index):
+        """Each request on the connection as (head, body), until the peer closes it."""
+        buf = b""
+        while True:
+            r = self.read_request(conn, index, buf)
+            if r is None:
+                return
+            head, body, buf = r
+            yield head, body
+
     def all_received(self):
         with self.lock:
             return b"".join(self.received)

@@ -22,12 +22,7 @@ from testbed import (TestBed, banner, closed_at_once, connect, free_port, metric
 
 
 def serve_ok_forever(pod, conn, index):
-    buf = b""
-    while True:
-        r = pod.read_request(conn, index, buf)
-        if r is None:
-            return
-        head, body, buf = r
+    for head, _ in pod.requests(conn, index):
         conn.sendall(ok(head.split(b" ")[1]))
 
 
@@ -102,12 +97,7 @@ class RequestHeads(ScriptedBed):
 def serve_bad_framings(pod, conn, index):
     """Answers by path: /tab chunked + tab, /gzip a gzip coding, /etag a 304 with a 1 MiB
     Content-Length, /stray a 304 followed by bytes, anything else 200 with the path."""
-    buf = b""
-    while True:
-        r = pod.read_request(conn, index, buf)
-        if r is None:
-            return
-        head, _, buf = r
+    for head, _ in pod.requests(conn, index):
         path = head.split(b" ")[1]
         if path == b"/tab":
             conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n"
@@ -170,13 +160,8 @@ class ResponseFraming(ScriptedBed):
 def close_second_request_of_first_connection(pod, conn, index):
     """The first connection answers one request, then reads the next one whole and closes
     without an answer (a pod restarting under a pooled connection). Others answer everything."""
-    buf = b""
     served = 0
-    while True:
-        r = pod.read_request(conn, index, buf)
-        if r is None:
-            return
-        head, body, buf = r
+    for head, body in pod.requests(conn, index):
         if index == 0 and served == 1:
             return
         served += 1
