@@ -14,9 +14,12 @@ namespace podrouter {
 WorkerLoop::WorkerLoop(uint32_t index, uint32_t count, uv_loop_t* main_loop,
                        metrics::Metrics* metrics)
     : worker_(index == 0 ? main_loop : &own_loop_, metrics, index, count),
-      pool_(std::make_unique<UpstreamPool>(&worker_)) {
+      pool_(std::make_unique<UpstreamPool>(&worker_)),
+      h2_pool_(std::make_unique<H2UpstreamPool>(&worker_)) {
   if (index != 0) uv_loop_init(&own_loop_);
   worker_.pool = pool_.get();
+  worker_.h2_pool = h2_pool_.get();
+  worker_.flush.Init(worker_.loop);
   worker_.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
   uv_async_init(worker_.loop, &wake_,
                 [](uv_async_t* a) { static_cast<WorkerLoop*>(a->data)->RunQueued(); });
@@ -113,6 +116,9 @@ void WorkerLoop::Stop() {
   worker_.sessions.OnEmpty(nullptr);
   CloseListeners();
   pool_->CloseAll();
+  h2_pool_->CloseAll();
+  worker_.flush.Run();
+  worker_.flush.Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
 }
 

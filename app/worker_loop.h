@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dataplane/h2_upstream_pool.h"
 #include "dataplane/listener.h"
 #include "dataplane/upstream_pool.h"
 #include "dataplane/worker_context.h"
@@ -70,6 +71,7 @@ class WorkerLoop {
   uv_loop_t own_loop_;  // unused by loop 0
   WorkerContext worker_;
   std::unique_ptr<UpstreamPool> pool_;
+  std::unique_ptr<H2UpstreamPool> h2_pool_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by bind
   uv_async_t wake_;
   std::mutex mu_;  // guards the two below

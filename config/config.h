@@ -59,6 +59,8 @@ struct Service {
 };
 
 enum class Protocol { kTcp, kHttp };
+// How an HTTP listener speaks to its pods (clients may use either on the listener's port).
+enum class UpstreamProtocol { kHttp1, kHttp2 };
 
 struct ShardKey {
   enum class Source { kHeader, kQuery, kCookie, kPathSegment };
@@ -93,6 +95,7 @@ struct Listener {
   std::string name;
   BindAddress bind;
   Protocol protocol = Protocol::kTcp;
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::kHttp1;
   std::string service;
   Route route;
   Timeouts timeouts;

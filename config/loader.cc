@@ -291,7 +291,8 @@ class Loader : public NodeReader {
   void LoadListener(const YAML::Node& n, const std::string& path, const Config& config,
                     Listener* l) {
     if (!CheckMap(n, path,
-                  {"name", "bind", "protocol", "service", "route", "timeouts", "limits"})) {
+                  {"name", "bind", "protocol", "upstream_protocol", "service", "route", "timeouts",
+                   "limits"})) {
       return;
     }
     l->timeouts = config.timeouts;
@@ -312,6 +313,14 @@ class Loader : public NodeReader {
     if (auto v = n["protocol"]) {
       if (auto p = Enum(v, Join(path, "protocol"), {"tcp", "http"})) {
         l->protocol = *p == 0 ? Protocol::kTcp : Protocol::kHttp;
+      }
+    }
+    if (auto v = n["upstream_protocol"]) {
+      if (auto p = Enum(v, Join(path, "upstream_protocol"), {"http1", "http2"})) {
+        l->upstream_protocol = *p == 0 ? UpstreamProtocol::kHttp1 : UpstreamProtocol::kHttp2;
+        if (l->protocol != Protocol::kHttp) {
+          Error(v, Join(path, "upstream_protocol"), "needs protocol: http");
+        }
       }
     }
     const Service* svc = nullptr;

@@ -1,6 +1,7 @@
 // HttpSession: per-request routing, pooled upstreams, streaming both ways, local error answers.
 #include "dataplane/http_session.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <bit>
@@ -10,6 +11,7 @@
 
 #include "base/log.h"
 #include "dataplane/chunk_frame.h"
+#include "dataplane/h2_session.h"
 #include "routing/router.h"
 
 namespace podrouter {
@@ -108,7 +110,7 @@ void HttpSession::OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_
         s->WriteUpstream(&b, 1);
         if (s->req_.up && s->req_.up->above_high()) s->StopReadingDownstream();
       }
-    } else {
+    } else if (s->sniffed_ || !s->SniffPreface(buffer.get(), static_cast<size_t>(nread))) {
       s->ProcessDownstreamBytes(buffer.get(), static_cast<size_t>(nread));
     }
   } else if (nread == UV_EOF) {
@@ -117,6 +119,46 @@ void HttpSession::OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_
     s->Close("client_reset", true);
   }
   s->worker_->buffers.Put(std::move(buffer));
+}
+
+bool HttpSession::SniffPreface(const char* data, size_t len) {
+  const std::string_view preface = H2Session::kPreface;
+  const size_t have = preface_probe_.size();
+  const size_t n = std::min(len, preface.size() - have);
+  if (preface.substr(have, n) != std::string_view(data, n)) {
+    sniffed_ = true;  // HTTP/1.x: what was held back is parsed first
+    if (have > 0) {
+      std::string probe = std::move(preface_probe_);
+      preface_probe_ = std::string();
+      ProcessDownstreamBytes(probe.data(), probe.size());
+    }
+    return closed_;
+  }
+  preface_probe_.append(data, len);
+  if (preface_probe_.size() >= preface.size()) HandOverToHttp2();
+  return true;
+}
+
+void HttpSession::HandOverToHttp2() {
+  sniffed_ = true;
+  int fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(&down_), &fd);
+  // The socket moves to an H2Session, which owns a handle of its own on a copy of the descriptor;
+  // closing this handle then closes only the original descriptor.
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    LOG_WARN("c=%lu listener=%s event=http2_handover_failed error=%s", id(), metrics_->name.c_str(),
+             uv_strerror(uv_translate_sys_error(errno)));
+    Close("http2_handover_failed", true);
+    return;
+  }
+  auto session = std::make_unique<H2Session>(worker_, id(), listener_, port_offset_);
+  H2Session* h2 = session.get();
+  worker_->sessions.Add(std::move(session));
+  std::string received = std::move(preface_probe_);
+  StopReadingDownstream();
+  Close("http2", false);
+  h2->Start(copy, received);
 }
 
 void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {

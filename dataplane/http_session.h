@@ -112,6 +112,10 @@ class HttpSession : public Session,
   static void OnIdleTimer(uv_timer_t* timer);
   static void OnClosed(uv_handle_t* handle);
 
+  // At a connection's start: true when the bytes were taken as (a prefix of) the HTTP/2 client
+  // preface, or the session closed; false when they are HTTP/1.x for ProcessDownstreamBytes.
+  bool SniffPreface(const char* data, size_t len);
+  void HandOverToHttp2();  // the connection continues as an H2Session
   void ProcessDownstreamBytes(const char* data, size_t len);
   void OnRequestComplete();
   void ArmRequestTimer();  // the pod has timeouts.request from now to start its response
@@ -138,7 +142,8 @@ class HttpSession : public Session,
   uv_timer_t idle_timer_;
   StreamWriter down_writer_;
   HttpParser parser_;
-  std::string pending_;  // client bytes read beyond the request in flight
+  std::string pending_;        // client bytes read beyond the request in flight
+  std::string preface_probe_;  // the start of an HTTP/2 client preface, held back until complete
   // Buffers reused from request to request, so a kept-alive connection does not allocate.
   std::string head_buf_;     // a serialised head on its way out
   std::string replay_;       // the request's bytes, for a retry on a stale pooled connection
@@ -153,6 +158,7 @@ class HttpSession : public Session,
   bool in_upstream_callback_ = false;   // inside an UpstreamConn callback (Begin..End)
   bool resume_after_callback_ = false;  // a request ended there: pipelined bytes wait for its End
   bool reading_ = false;
+  bool sniffed_ = false;  // the connection is known to speak HTTP/1.x
   bool downstream_eof_ = false;
   bool draining_ = false;
   bool tunnel_downstream_eof_ = false;

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "dataplane/buffer_pool.h"
+#include "dataplane/flush_queue.h"
 #include "dataplane/session.h"
 #include "metrics/metrics.h"
 
@@ -21,6 +22,7 @@ constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = 64 * 1024;
 
 class UpstreamPool;
+class H2UpstreamPool;
 
 struct WorkerContext {
   // WorkerContext `index` of `count` numbers its sessions index+1, index+1+count, ... so that
@@ -45,7 +47,9 @@ struct WorkerContext {
   uv_loop_t* loop;
   metrics::Metrics* metrics;
   uint32_t index;
-  UpstreamPool* pool = nullptr;  // owned by the WorkerLoop, closed after the sessions
+  UpstreamPool* pool = nullptr;       // owned by the WorkerLoop, closed after the sessions
+  H2UpstreamPool* h2_pool = nullptr;  // likewise, for pods spoken to in HTTP/2
+  FlushQueue flush;                   // HTTP/2 output, once per loop iteration
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
   uint64_t next_session_id;
@@ -54,6 +58,17 @@ struct WorkerContext {
   std::map<std::tuple<const metrics::ListenerMetrics*, const metrics::PodMetrics*, int>,
            metrics::Counter*>
       http_requests;
+  std::map<std::tuple<const metrics::ListenerMetrics*, const metrics::PodMetrics*, int>,
+           metrics::Counter*>
+      grpc_requests;
+
+  // podrouter_grpc_requests_total{listener, pod, grpc_status}, cached as HttpRequests.
+  metrics::Counter& GrpcRequests(const metrics::ListenerMetrics& l, const metrics::PodMetrics* pod,
+                                 int status) {
+    metrics::Counter*& slot = grpc_requests[{&l, pod, status}];
+    if (!slot) slot = &metrics->GrpcRequests(l, pod, status);
+    return *slot;
+  }
 };
 
 }  // namespace podrouter

@@ -64,6 +64,11 @@ int HexValue(char c) {
 
 }  // namespace
 
+bool IsHopByHop(const HttpHead& head, std::string_view name) {
+  const std::string* connection = head.Find(std::string_view("connection"));
+  return IsFixedHopByHop(name) || (connection && InTokenList(*connection, name));
+}
+
 HttpHeader& HttpHead::AddHeader() {
   if (count_ == slots_.size()) slots_.emplace_back();
   HttpHeader& h = slots_[count_++];

@@ -49,6 +49,11 @@ enum class BodyFraming {
   kClose,    // until the connection closes (HTTP/1.0 clients)
 };
 
+// True for a connection-specific header of `head` (RFC 9110 §7.6.1: Connection, Keep-Alive,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and every name its Connection header
+// lists), which a proxy does not forward and HTTP/2 forbids (RFC 9113 §8.2.2).
+bool IsHopByHop(const HttpHead& head, std::string_view name);
+
 // Request head for a pod: always HTTP/1.1 with keep-alive; hop-by-hop headers dropped;
 // `upgrade` keeps Upgrade and sends Connection: upgrade.
 void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upgrade,

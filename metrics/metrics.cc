@@ -44,6 +44,8 @@ const char* ToString(RouteFailure r) {
       return "upstream_bad_response";
     case RouteFailure::kUnsupportedTransferCoding:
       return "unsupported_transfer_coding";
+    case RouteFailure::kGrpcNeedsHttp2:
+      return "grpc_needs_http2_pods";
     case RouteFailure::kCount:
       break;
   }
@@ -112,6 +114,32 @@ Metrics::Metrics(const std::string& version)
               .Name("podrouter_dns_targets_without_ordinal_total")
               .Help("DNS targets whose first label is not <statefulset>-<ordinal> (first seen; "
                     "such pods serve balance routes only).")
+              .Register(*registry_)),
+      grpc_requests_total_(BuildCounter()
+                               .Name("podrouter_grpc_requests_total")
+                               .Help("gRPC calls answered, by listener, pod and grpc-status.")
+                               .Register(*registry_)),
+      http2_streams_active_(BuildGauge()
+                                .Name("podrouter_http2_streams_active")
+                                .Help("Client HTTP/2 streams open now, per listener.")
+                                .Register(*registry_)),
+      http2_client_resets_total_(
+          BuildCounter()
+              .Name("podrouter_http2_client_resets_total")
+              .Help("Streams a client reset (RST_STREAM), e.g. cancelled gRPC calls.")
+              .Register(*registry_)),
+      upstream_http2_connections_(BuildGauge()
+                                      .Name("podrouter_upstream_http2_connections")
+                                      .Help("HTTP/2 connections to a pod open now.")
+                                      .Register(*registry_)),
+      upstream_http2_goaways_total_(BuildCounter()
+                                        .Name("podrouter_upstream_http2_goaways_total")
+                                        .Help("GOAWAY frames received from a pod.")
+                                        .Register(*registry_)),
+      upstream_http2_resets_total_(
+          BuildCounter()
+              .Name("podrouter_upstream_http2_resets_total")
+              .Help("Streams a pod reset (RST_STREAM other than REFUSED_STREAM).")
               .Register(*registry_)) {
   BuildGauge()
       .Name("podrouter_build_info")
@@ -141,6 +169,8 @@ ListenerMetrics& Metrics::ForListener(const std::string& listener) {
     }
     slot->http_request_duration =
         &http_request_duration_.Add({{"listener", listener}}, LatencyBuckets());
+    slot->http2_streams_active = &http2_streams_active_.Add({{"listener", listener}});
+    slot->http2_client_resets = &http2_client_resets_total_.Add({{"listener", listener}});
   }
   return *slot;
 }
@@ -175,6 +205,9 @@ PodMetrics& Metrics::ForPod(const std::string& service, const std::string& pod) 
     slot->bytes_sent = &upstream_bytes_sent_total_.Add(labels);
     slot->bytes_received = &upstream_bytes_received_total_.Add(labels);
     slot->retries = &upstream_retries_total_.Add(labels);
+    slot->h2_connections = &upstream_http2_connections_.Add(labels);
+    slot->h2_goaways = &upstream_http2_goaways_total_.Add(labels);
+    slot->h2_resets = &upstream_http2_resets_total_.Add(labels);
   }
   return *slot;
 }
@@ -183,6 +216,13 @@ Counter& Metrics::HttpRequests(const ListenerMetrics& listener, const PodMetrics
   return http_requests_total_.Add({{"listener", listener.name},
                                    {"pod", pod ? pod->pod : "none"},
                                    {"code", std::to_string(code)}});
+}
+
+Counter& Metrics::GrpcRequests(const ListenerMetrics& listener, const PodMetrics* pod,
+                               int grpc_status) {
+  return grpc_requests_total_.Add({{"listener", listener.name},
+                                   {"pod", pod ? pod->pod : "none"},
+                                   {"grpc_status", std::to_string(grpc_status)}});
 }
 
 std::string Metrics::Serialize() const {

@@ -33,6 +33,7 @@ enum class RouteFailure {
   kUpstreamTimeout,            // no response head within timeouts.request (504)
   kUpstreamBadResponse,        // the pod's response was not valid HTTP, or not framed surely (502)
   kUnsupportedTransferCoding,  // a request's transfer coding other than chunked (501)
+  kGrpcNeedsHttp2,             // a gRPC call on a listener whose pods speak HTTP/1.1 (501)
   kCount
 };
 const char* ToString(RouteFailure r);
@@ -45,6 +46,8 @@ struct ListenerMetrics {
   Gauge* connections_active;
   Counter* route_failures[static_cast<int>(RouteFailure::kCount)];
   Histogram* http_request_duration;
+  Gauge* http2_streams_active;   // client HTTP/2 streams open now
+  Counter* http2_client_resets;  // RST_STREAM received from clients (cancelled calls)
 
   Counter& Failure(RouteFailure r) { return *route_failures[static_cast<int>(r)]; }
 };
@@ -55,7 +58,10 @@ struct PodMetrics {
   Counter* connect_failures;
   Counter* bytes_sent;
   Counter* bytes_received;
-  Counter* retries;  // requests sent again on a fresh connection after a stale pooled one
+  Counter* retries;       // requests sent again on a fresh connection after a stale pooled one
+  Gauge* h2_connections;  // HTTP/2 connections to the pod open now
+  Counter* h2_goaways;    // GOAWAY frames received from the pod
+  Counter* h2_resets;     // streams the pod reset (RST_STREAM other than REFUSED_STREAM)
 };
 
 struct ServiceMetrics {
@@ -81,6 +87,9 @@ class Metrics {
   // answered). Looks the series up by its labels: each worker caches the result.
   Counter& HttpRequests(const ListenerMetrics& listener, const PodMetrics* pod, int code);
 
+  // podrouter_grpc_requests_total{listener, pod, grpc_status}; as HttpRequests.
+  Counter& GrpcRequests(const ListenerMetrics& listener, const PodMetrics* pod, int grpc_status);
+
   // Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
 
@@ -100,6 +109,12 @@ class Metrics {
   prometheus::Family<Gauge>& service_endpoints_;
   prometheus::Family<Counter>& upstream_retries_total_;
   prometheus::Family<Counter>& dns_targets_without_ordinal_total_;
+  prometheus::Family<Counter>& grpc_requests_total_;
+  prometheus::Family<Gauge>& http2_streams_active_;
+  prometheus::Family<Counter>& http2_client_resets_total_;
+  prometheus::Family<Gauge>& upstream_http2_connections_;
+  prometheus::Family<Counter>& upstream_http2_goaways_total_;
+  prometheus::Family<Counter>& upstream_http2_resets_total_;
   Counter* reload_ok_;
   Counter* reload_error_;
 

@@ -20,14 +20,15 @@ ALLOWED = {
     "inject": set(),
     "dns": {"base", "config"},
     "http": {"base"},
+    "http2": {"base", "http"},
     "discovery": {"base", "config", "metrics", "dns"},
     "routing": {"base", "config", "metrics", "discovery", "http"},
-    "dataplane": {"base", "config", "metrics", "dns", "discovery", "http", "routing"},
-    "app": {"base", "config", "metrics", "dns", "discovery", "http", "routing", "dataplane",
-            "inject"},
+    "dataplane": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing"},
+    "app": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing",
+            "dataplane", "inject"},
 }
 # Modules with no I/O of their own: no libuv or c-ares anywhere below them.
-PURE = {"base", "config", "metrics", "inject", "http", "routing"}
+PURE = {"base", "config", "metrics", "inject", "http", "http2", "routing"}
 LOOP_HEADERS = {"uv.h", "ares.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*(["<])([^">]+)[">]', re.M)
 
