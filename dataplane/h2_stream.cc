@@ -38,6 +38,12 @@ GrpcStatus GrpcStatusFor(RouteFailure reason) {
   }
 }
 
+// The error word of the JSON body and grpc-message: the same as HTTP/1.1 answers use.
+const char* ErrorWord(RouteFailure reason) {
+  return reason == RouteFailure::kConnectFailed ? "upstream_connect_failed"
+                                                : metrics::ToString(reason);
+}
+
 bool IsIdempotent(std::string_view method) {
   for (std::string_view m : {"GET"sv, "HEAD"sv, "PUT"sv, "DELETE"sv, "OPTIONS"sv, "TRACE"sv}) {
     if (method == m) return true;
@@ -117,7 +123,7 @@ void H2Stream::Dispatch() {
   if (up_stream_ == 0) {
     up2_ = nullptr;
     AnswerLocally(502, RouteFailure::kConnectFailed,
-                  ErrorBody("connect_failed", "pod", endpoint_->pod));
+                  ErrorBody(ErrorWord(RouteFailure::kConnectFailed), "pod", endpoint_->pod));
   }
 }
 
@@ -311,7 +317,7 @@ void H2Stream::OnUpstreamClose(uint32_t error_code, bool retriable) {
   const RouteFailure reason =
       retriable ? RouteFailure::kConnectFailed : RouteFailure::kUpstreamReset;
   if (!responded_) {
-    AnswerLocally(502, reason, ErrorBody(metrics::ToString(reason), "pod", endpoint_->pod));
+    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", endpoint_->pod));
   } else {
     FailResponse(reason);
   }
@@ -382,7 +388,7 @@ void H2Stream::OnUpstreamError(int status) {
                         : status == UV_EPROTO ? RouteFailure::kUpstreamBadResponse
                                               : RouteFailure::kUpstreamReset;
   if (!responded_) {
-    AnswerLocally(502, reason, ErrorBody(metrics::ToString(reason), "pod", endpoint_->pod));
+    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", endpoint_->pod));
   } else {
     FailResponse(reason);
   }
@@ -400,7 +406,7 @@ void H2Stream::AnswerLocally(int status, RouteFailure reason, const std::string&
     GrpcStatus g = GrpcStatusFor(reason);
     grpc_status_ = static_cast<int>(g);
     status_ = 200;
-    GrpcTrailersOnly(g, metrics::ToString(reason), &headers);
+    GrpcTrailersOnly(g, ErrorWord(reason), &headers);
     session_->codec_.SubmitHeaders(id_, &headers, /*end_stream=*/true);
   } else {
     HttpHead head;
@@ -420,7 +426,7 @@ void H2Stream::FailResponse(RouteFailure reason) {
     // The call ends with what gRPC clients know as a failed call: UNAVAILABLE trailers.
     trailers_.Clear();
     trailers_.AddHeader("grpc-status"sv, std::to_string(static_cast<int>(GrpcStatusFor(reason))));
-    trailers_.AddHeader("grpc-message"sv, metrics::ToString(reason));
+    trailers_.AddHeader("grpc-message"sv, ErrorWord(reason));
     grpc_status_ = static_cast<int>(GrpcStatusFor(reason));
     has_trailers_ = true;
     response_end_ = true;

@@ -183,6 +183,7 @@ void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {
     }
     if (r.status == HttpParser::Status::kNeedMore) {
       if (req_.up && req_.up->above_high()) StopReadingDownstream();  // the pod reads slower
+      if (req_.up2 && h2_body_.size() - h2_body_sent_ > kHighWatermark) StopReadingDownstream();
       break;
     }
     if (r.status == HttpParser::Status::kError) {
@@ -191,6 +192,7 @@ void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {
                 LogQuote(parser_.error()).c_str());
       if (req_.up) worker_->pool->Discard(req_.up, true);
       req_.up = nullptr;
+      CancelHttp2Stream();
       // The refused message's own start (a request refused before its head was complete has
       // not reached OnHead, which sets it for the others).
       req_.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
@@ -232,6 +234,14 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
     return true;
   }
   req_.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
+  if (req_.upgrade && l.config.upstream_protocol == config::UpstreamProtocol::kHttp2) {
+    // An HTTP/2 pod has no Upgrade (RFC 9113 §8.6); WebSockets need HTTP/1.1 pods.
+    req_.error_status = 501;
+    req_.error_reason = metrics::RouteFailure::kBadRequest;
+    req_.error_body = ErrorBody("bad_request", "detail", "Upgrade needs upstream_protocol: http1");
+    req_.keep_alive = false;
+    return true;
+  }
   req_.pods = l.service->snapshot();
   RouteResult route = Route(l.config.route, l.service->service(), RouteInput{&head, port_offset_},
                             req_.pods, &listener_->pickers, &key_scratch_);
@@ -253,6 +263,10 @@ void HttpSession::OnHeadAccepted() {
   if (req_.error_status || !req_.endpoint || closed_) return;
   const ListenerState& l = *req_.listener;
   const HttpHead& head = parser_.head();
+  if (l.config.upstream_protocol == config::UpstreamProtocol::kHttp2) {
+    OpenHttp2Stream();
+    return;
+  }
   SerializeRequestHead(head, parser_.framing().body, req_.upgrade, &head_buf_);
   req_.up = worker_->pool->Acquire(*req_.endpoint, this,
                                    static_cast<uint64_t>(l.config.timeouts.connect.count()),
@@ -287,6 +301,11 @@ void HttpSession::WriteUpstream(const uv_buf_t* bufs, unsigned count) {
 }
 
 void HttpSession::OnBody(const char* data, size_t len) {
+  if (req_.up2 && !req_.error_status) {
+    h2_body_.append(data, len);
+    req_.up2->ResumeBody(req_.up2_stream);
+    return;
+  }
   if (req_.error_status || !req_.up) return;  // answered locally: the body is dropped
   if (req_.chunked) {
     ChunkFrame chunk(data, len);
@@ -299,6 +318,7 @@ void HttpSession::OnBody(const char* data, size_t len) {
 
 void HttpSession::OnMessageComplete() {
   req_.complete = true;
+  if (req_.up2) req_.up2->ResumeBody(req_.up2_stream);
   if (req_.up && req_.chunked && !req_.error_status) {
     uv_buf_t end = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);
     WriteUpstream(&end, 1);
@@ -337,9 +357,10 @@ void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
     return;
   }
   s->request_deadline_ = 0;
-  if (s->closed_ || s->req_.responded || !s->req_.up) return;
-  s->worker_->pool->Discard(s->req_.up, true);
+  if (s->closed_ || s->req_.responded || (!s->req_.up && !s->req_.up2)) return;
+  if (s->req_.up) s->worker_->pool->Discard(s->req_.up, true);
   s->req_.up = nullptr;
+  s->CancelHttp2Stream();
   LOG_WARN("c=%lu listener=%s event=pod_timeout pod=%s timeout_ms=%" PRId64, s->id(),
            s->metrics_->name.c_str(), s->req_.endpoint->pod.c_str(),
            static_cast<int64_t>(s->req_.listener->config.timeouts.request.count()));
@@ -376,7 +397,11 @@ void HttpSession::EndRequest(bool close) {
   LOG_DEBUG("c=%lu event=response status=%d pod=%s ms=%.3f close=%d", id(), req_.status,
             req_.endpoint ? req_.endpoint->pod.c_str() : "none", seconds * 1e3, close);
   if (req_.up) worker_->pool->Discard(req_.up, true);
+  CancelHttp2Stream();
   req_ = Request{};
+  h2_body_.clear();
+  h2_body_sent_ = 0;
+  h2_body_replayable_ = true;
   // Up to 64 KiB of a large request stays for a retry; an idle connection should not keep it.
   if (replay_.capacity() > kKeptReplay) std::string().swap(replay_);
   if (close) {
@@ -468,6 +493,7 @@ void HttpSession::UncorkDownstream() {
 
 void HttpSession::OnBelowLowWatermark(StreamWriter*) {
   Touch();
+  ConsumeHttp2();
   if (req_.up &&
       (state_ == State::kWaiting || state_ == State::kRequest || state_ == State::kTunnel)) {
     req_.up->ResumeReading();
@@ -510,6 +536,7 @@ void HttpSession::Close(const char* reason, bool reset) {
   if (reset || down_writer_.Uncork() != 0) down_writer_.DropCorked();
   if (req_.up) worker_->pool->Discard(req_.up, true);
   req_.up = nullptr;
+  CancelHttp2Stream();
   metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s", id(), metrics_->name.c_str(), reason);
   if (!reset || uv_tcp_close_reset(&down_, &OnClosed) != 0) {

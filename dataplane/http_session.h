@@ -26,6 +26,7 @@
 #include <string>
 
 #include "base/close_countdown.h"
+#include "dataplane/h2_upstream_conn.h"
 #include "dataplane/listener_state.h"
 #include "dataplane/session.h"
 #include "dataplane/stream_writer.h"
@@ -39,7 +40,8 @@ namespace podrouter {
 class HttpSession : public Session,
                     public HttpParser::Delegate,
                     public StreamWriter::Observer,
-                    public UpstreamConn::Owner {
+                    public UpstreamConn::Owner,
+                    public H2UpstreamConn::Owner {
  public:
   HttpSession(WorkerContext* worker, uint64_t id, std::shared_ptr<ListenerRef> listener,
               uint32_t port_offset);
@@ -64,6 +66,10 @@ class HttpSession : public Session,
     EndpointSnapshot pods;  // keeps `endpoint` alive
     const Endpoint* endpoint = nullptr;
     UpstreamConn* up = nullptr;
+    // Or, on a listener with upstream_protocol: http2, a stream to the pod (the request
+    // translated; http_session_h2.cc).
+    H2UpstreamConn* up2 = nullptr;
+    int32_t up2_stream = 0;
     uint64_t started_ns = 0;
     uint8_t minor = 1;
     bool keep_alive = true;    // the client's wish
@@ -95,6 +101,17 @@ class HttpSession : public Session,
   void OnUpstreamBelowLowWatermark() override;
   void OnUpstreamError(int status) override;
   void UncorkDownstream();
+
+  // H2UpstreamConn::Owner: the request's stream to an HTTP/2 pod (http_session_h2.cc).
+  void OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool end_stream) override;
+  void OnUpstreamData(const uint8_t* data, size_t len) override;
+  void OnUpstreamEnd() override;
+  void OnUpstreamClose(uint32_t error_code, bool retriable) override;
+  ssize_t ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end) override;
+  void OpenHttp2Stream();  // the accepted head goes to the pod as an HTTP/2 stream
+  void EndHttp2Response();
+  void CancelHttp2Stream();
+  void ConsumeHttp2();  // response bytes the client's socket took: the pod may send more
 
   // HttpParser::Delegate: the client's requests.
   void OnMessageBegin() override;
@@ -148,6 +165,12 @@ class HttpSession : public Session,
   std::string head_buf_;     // a serialised head on its way out
   std::string replay_;       // the request's bytes, for a retry on a stale pooled connection
   std::string key_scratch_;  // a percent-decoded shard key
+  // HTTP/2 pods: the request body on its way (kept from the start while a retry may need it)
+  // and response bytes written to the client but not yet acknowledged to the pod.
+  std::string h2_body_;
+  size_t h2_body_sent_ = 0;
+  size_t h2_unconsumed_ = 0;
+  bool h2_body_replayable_ = true;
   Request req_;
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;

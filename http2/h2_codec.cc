@@ -20,6 +20,8 @@ H2Codec::H2Codec(Role role, Delegate* delegate) : role_(role), delegate_(delegat
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClosed);
+  if (role == Role::kServer)
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSent);
   nghttp2_option* option;
   if (nghttp2_option_new(&option) != 0) abort();
   nghttp2_option_set_no_auto_window_update(option, 1);
@@ -164,6 +166,17 @@ int H2Codec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       break;
     default:
       break;
+  }
+  return 0;
+}
+
+int H2Codec::OnFrameSent(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+  // RFC 9113 §8.1: a response complete before its request ends (an early answer, an error) ends
+  // the stream with RST_STREAM NO_ERROR, so the client stops sending and sees the stream closed.
+  const bool ends = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (ends && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   }
   return 0;
 }

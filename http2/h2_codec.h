@@ -106,6 +106,7 @@ class H2Codec {
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
                       void* user);
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int OnFrameSent(nghttp2_session* session, const nghttp2_frame* frame, void* user);
   static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream, const uint8_t* data,
                          size_t len, void* user);
   static int OnStreamClosed(nghttp2_session*, int32_t stream, uint32_t error_code, void* user);
