@@ -10,13 +10,16 @@ connection, against the same pods, on loopback, with interleaved rounds and medi
      (bench/tcp_bench.py)
   4. 10,000 idle kept-alive connections: memory per connection (bench/idle_bench.py)
   5. Google Benchmark micro-benchmarks of the pickers and the HTTP front end (build/bench/micro_bench)
+  6. with --h2: HTTP/2 (h2load -m 1 and -m 100) and gRPC unary through each proxy, HTTP/2 to the
+     pods (bench/h2_bench.py)
 
 Prints the tables, writes them into docs/benchmarks.md (between the bench:results markers) with
 the raw numbers in docs/benchmarks.json, and plots requests/s and p99 per proxy to
 docs/benchmarks.png (gnuplot).
 
-Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--no-docs] [--from-json]
+Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--h2] [--no-docs] [--from-json]
   --quick       2 rounds of 2 s, to check that everything runs (about 4 minutes)
+  --h2          also the HTTP/2 and gRPC benchmark (about 1 more minute with --quick)
   --from-json   rewrite the docs and the plot from docs/benchmarks.json without measuring
 Needs the release build and the bench tools: scripts/setup.
 """
@@ -28,6 +31,7 @@ import platform
 import subprocess
 import sys
 
+import h2_bench
 import http_bench
 import idle_bench
 import tcp_bench
@@ -119,6 +123,12 @@ def report(results, idle, args, micro_text, date):
              "descriptors per connection and this machine's limit is "
              f"{os.sysconf('SC_OPEN_MAX')}."] if idle.get("haproxy", {}).get(
                  "connections", 10000) < 10000 else []
+    if any(k.startswith("h2_") for r in results.values() for k in r):
+        parts.append(table(
+            "**HTTP/2 and gRPC** (h2load -t1, one fixed shard key; HTTP/2 to the pods — NGINX "
+            "through grpc_pass, one stream per upstream connection; gRPC to Python pods, which "
+            "are slow; bench/h2_bench.py)", PATHS,
+            h2_bench.rows(prefix="h2_") + [("idle RSS KiB", "h2_idle_rss", "{:.0f}")], results))
     text = "\n\n".join(parts)
     if notes:
         text += "\n\n" + "\n".join(notes)
@@ -135,6 +145,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--h2", action="store_true", help="also bench/h2_bench.py (HTTP/2, gRPC)")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     ap.add_argument("--from-json", action="store_true")
     args = ap.parse_args()
@@ -158,9 +169,16 @@ def main():
     for name, r in idle.items():
         results[name]["idle10k_kib"] = [r["idle_kib"]]
         results[name]["idle10k_per_conn"] = [r["per_conn_b"]]
+    notes_h2 = []
+    if args.h2:
+        h2, notes_h2 = h2_bench.run(args.rounds, args.seconds)
+        merge(results, h2, "h2_")
     micro_text, date = micro(), str(datetime.date.today())
     text = report(results, idle, args, micro_text, date)
     problems = "\n".join(notes1 + notes2) or "Every HTTP response was 2xx; wrk saw no socket errors."
+    if args.h2:
+        problems += "\n\n" + ("\n".join(notes_h2) or
+                              "HTTP/2 and gRPC: every request succeeded with a whole body.")
     text += "\n\n" + problems
     print(text)
     if args.no_docs:
