@@ -188,11 +188,12 @@ class GrpcPod:
     """tests/e2e/grpc_pod.py as a process on ip:port; `stop()` SIGTERMs (graceful), `kill()`
     SIGKILLs; both wait, bounded."""
 
-    def __init__(self, name, ip, port, grace=10.0, threads=32, timeout=15.0):
+    def __init__(self, name, ip, port, grace=10.0, threads=32, timeout=15.0, max_streams=0):
         self.name, self.ip, self.port = name, ip, port
         self.proc = subprocess.Popen(
             [PYTHON, POD, "--name", name, "--ip", ip, "--port", str(port), "--grace", str(grace),
-             "--threads", str(threads)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             "--threads", str(threads), "--max-streams", str(max_streams)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         ready = threading.Event()
         line = []
         reader = threading.Thread(target=lambda: (line.append(self.proc.stdout.readline()),

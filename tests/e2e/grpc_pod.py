@@ -20,6 +20,7 @@ out (generic handlers, no protoc):
                           NOT_FOUND); ends the call with that status and message
 
 Usage: grpc_pod.py --name NAME --ip IP --port PORT [--grace SECONDS] [--threads N]
+                   [--max-streams N]
 Prints "ready" once listening. SIGTERM/SIGINT: server.stop(grace) — GOAWAY, in-flight calls may
 finish within the grace — then exit 0. The port is bound with SO_REUSEPORT, so a replacement can
 listen on the same ip:port before this one stops.
@@ -143,7 +144,7 @@ class Echo:
         context.abort(status, message)
 
 
-def serve(name, ip, port, grace, threads):
+def serve(name, ip, port, grace, threads, max_streams=0):
     import grpc
     echo = Echo(name)
     handler = grpc.method_handlers_generic_handler(SERVICE, {
@@ -158,7 +159,8 @@ def serve(name, ip, port, grace, threads):
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
                          handlers=[handler],
-                         options=[("grpc.so_reuseport", 1)])
+                         options=[("grpc.so_reuseport", 1)] +
+                         ([("grpc.max_concurrent_streams", max_streams)] if max_streams else []))
     host = f"[{ip}]" if ":" in ip else ip
     if server.add_insecure_port(f"{host}:{port}") == 0:
         print(f"grpc_pod {name}: cannot listen on {host}:{port}", file=sys.stderr, flush=True)
@@ -182,8 +184,10 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--grace", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=32)
+    ap.add_argument("--max-streams", type=int, default=0,
+                    help="SETTINGS_MAX_CONCURRENT_STREAMS per connection (0: grpc's default)")
     args = ap.parse_args()
-    sys.exit(serve(args.name, args.ip, args.port, args.grace, args.threads))
+    sys.exit(serve(args.name, args.ip, args.port, args.grace, args.threads, args.max_streams))
 
 
 if __name__ == "__main__":

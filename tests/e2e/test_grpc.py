@@ -46,8 +46,8 @@ class GrpcBed(TestBed):
             p.kill()
         super().tearDown()
 
-    def start_pod(self, pod, ip, grace=10.0):
-        p = gc.GrpcPod(pod, ip, self.pod_port, grace=grace)
+    def start_pod(self, pod, ip, grace=10.0, max_streams=0):
+        p = gc.GrpcPod(pod, ip, self.pod_port, grace=grace, max_streams=max_streams)
         old = self.grpc_pods.get(pod)
         self.grpc_pods[pod] = p
         return old
@@ -299,6 +299,54 @@ class GrpcPodLifecycle(GrpcBed):
         # Windows bound what podrouter holds: 256 KiB per stream, 4 MiB per connection, plus the
         # socket watermarks; 32 MiB leaves room for the allocator.
         self.assertLess(peak[0] - base, 32 * 1024, f"RSS grew from {base} to {peak[0]} KiB")
+
+
+class GrpcPodConnections(GrpcBed):
+    def test_a_pods_stream_limit_opens_another_connection(self):
+        # mydb-1 takes 2 concurrent streams per connection; 8 concurrent calls need 4.
+        self.grpc_pods["mydb-1"].kill()
+        self.start_pod("mydb-1", "127.0.1.2", max_streams=2)
+        r = self.start()
+        key = self.key_owned_by(1)
+        result = json.loads(gc.run(self.target, "load", "--seconds", "2", "--concurrency", "8",
+                                   "--sleep-ms", "200", "--key", key, timeout=60))
+        self.assertEqual(set(k for k in result if k != "pods"), {"OK"}, result)
+        self.assertEqual(set(result["pods"]), {"mydb-1"})
+        m = r.metrics()
+        opened = metric(m, "podrouter_upstream_connections_total", service="mydb", pod="mydb-1")
+        self.assertGreaterEqual(opened, 4)
+        self.assertLessEqual(opened, 8)
+
+    def test_a_frozen_pod_is_noticed_by_ping_on_an_idle_connection(self):
+        r = self.start()
+        key = self.key_owned_by(2)
+        self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-2")
+        self.assertEqual(metric(r.metrics(), "podrouter_upstream_http2_connections",
+                                service="mydb", pod="mydb-2"), 1)
+        pod = self.grpc_pods["mydb-2"].proc
+        pod.send_signal(signal.SIGSTOP)  # the connection stays open, the pod answers nothing
+        try:
+            # PING after 10 s of silence, dead 5 s later.
+            wait_for(lambda: metric(r.metrics(), "podrouter_upstream_http2_connections",
+                                    service="mydb", pod="mydb-2") == 0,
+                     timeout=40, interval=0.5, what="the silent connection to be closed")
+        finally:
+            pod.send_signal(signal.SIGCONT)
+        self.assertIn("event=upstream_dead", r.logs())
+        self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-2")  # a new connection
+
+
+class GrpcDrain(GrpcBed):
+    def test_sigterm_lets_a_long_stream_finish(self):
+        r = self.start(drain_quiet="500ms", drain_timeout="20s")
+        key = self.key_owned_by(0)
+        # 25 MiB at 5 MB/s: still streaming through podrouter when the signal comes.
+        call = gc.start(self.target, "stream", 400, 65536, "--slow", 5_000_000, "--key", key)
+        time.sleep(1.0)
+        r.signal(signal.SIGTERM)
+        out = gc.finish(call, timeout=60)
+        self.assertEqual(out.split()[0::2], ["400", "mydb-0"])
+        self.assertEqual(r.proc.wait(30), 0)
 
 
 class Http1ClientsToHttp2Pods(GrpcBed):
