@@ -78,8 +78,15 @@ void H2Session::ScheduleFlush() {
   if (!closed_) worker_->flush.Schedule(this);
 }
 
+void H2Session::UpdateStreamGauge() {
+  const double now = static_cast<double>(streams_.size());
+  if (now != streams_gauged_) metrics_->http2_streams_active->Increment(now - streams_gauged_);
+  streams_gauged_ = now;
+}
+
 void H2Session::Flush() {
   if (closed_) return;
+  UpdateStreamGauge();
   writer_.Cork();
   std::string_view out;
   while (!writer_.above_high()) {
@@ -104,8 +111,15 @@ uint32_t H2Session::OnHead(int32_t stream, H2Codec::HeadKind kind, HttpHead& hea
     return 0;
   }
   if (kind != H2Codec::HeadKind::kRequest) return NGHTTP2_PROTOCOL_ERROR;
-  auto owned = std::make_unique<H2Stream>(this, stream);
+  std::unique_ptr<H2Stream> owned;
+  if (spare_.empty()) {
+    owned = std::make_unique<H2Stream>(this);
+  } else {
+    owned = std::move(spare_.back());
+    spare_.pop_back();
+  }
   H2Stream* s = owned.get();
+  s->Begin(stream);
   streams_.emplace(stream, std::move(owned));
   s->OnRequestHead(head, end);
   if (uint64_t due = s->deadline()) ArmTimer(due);
@@ -133,7 +147,8 @@ void H2Session::OnStreamClose(int32_t stream, uint32_t error_code) {
     metrics_->http2_client_resets->Increment();
     LOG_DEBUG("c=%lu stream=%d event=client_reset error_code=%u", id(), stream, error_code);
   }
-  s->OnClientClose(error_code);
+  s->End(error_code);
+  if (spare_.size() < kSpareStreams) spare_.push_back(std::move(s));
   if (streams_.empty()) {
     last_activity_ = uv_now(worker_->loop);
     ArmTimer(last_activity_ +
@@ -214,8 +229,10 @@ void H2Session::Close(const char* reason, bool reset) {
   std::vector<std::unique_ptr<H2Stream>> ended;
   for (auto& [id, s] : streams_) ended.push_back(std::move(s));
   streams_.clear();
-  for (auto& s : ended) s->OnClientClose(NGHTTP2_CANCEL);
+  for (auto& s : ended) s->End(NGHTTP2_CANCEL);
   ended.clear();
+  spare_.clear();
+  UpdateStreamGauge();
   metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s", id(), metrics_->name.c_str(), reason);
   if (!reset || uv_tcp_close_reset(&down_, &OnClosed) != 0) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/close_countdown.h"
 #include "dataplane/flush_queue.h"
@@ -68,6 +69,7 @@ class H2Session : public Session,
   static void OnClosed(uv_handle_t* handle);
   void Receive(const char* data, size_t len);
   void ScheduleFlush();
+  void UpdateStreamGauge();  // once per flush, not per stream: the gauge is an atomic
   // The timer is due at the earliest stream deadline, or at the idle timeout without streams.
   void ArmTimer(uint64_t due);
   void Close(const char* reason, bool reset);
@@ -82,7 +84,11 @@ class H2Session : public Session,
   StreamWriter writer_;
   H2Codec codec_;
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
-  std::string key_scratch_;  // a percent-decoded shard key
+  // Stream objects whose streams ended, kept for the next ones (at most kSpareStreams).
+  std::vector<std::unique_ptr<H2Stream>> spare_;
+  static constexpr size_t kSpareStreams = 128;
+  double streams_gauged_ = 0;  // streams_.size() as last added to the active-streams gauge
+  std::string key_scratch_;    // a percent-decoded shard key
   uint64_t last_activity_ = 0;
   uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not armed
   bool reading_ = false;

@@ -53,128 +53,128 @@ bool IsIdempotent(std::string_view method) {
 
 }  // namespace
 
-H2Stream::H2Stream(H2Session* session, int32_t id) : session_(session), id_(id) {
-  session_->metrics_->http2_streams_active->Increment();
-}
-
-H2Stream::~H2Stream() {
-  DetachUpstream(/*cancel=*/true);
-  session_->metrics_->http2_streams_active->Decrement();
+void H2Stream::Begin(int32_t id) {
+  x_ = Exchange{};
+  x_.id = id;
+  request_.Clear();
+  request_trailers_.Clear();
+  trailers_.Clear();
+  body_.clear();
+  response_.clear();
 }
 
 void H2Stream::OnRequestHead(HttpHead& head, bool end_stream) {
   WorkerContext* worker = session_->worker_;
-  started_ns_ = uv_hrtime();
-  listener_ = session_->listener_->current;
+  x_.started_ns = uv_hrtime();
+  x_.listener = session_->listener_->current;
   // The head is copied: it is needed again for a retry (and the codec reuses its own).
-  request_.Clear();
   request_.method = head.method;
   request_.url = head.url;
   request_.major = 2;
   request_.minor = 0;
   for (const HttpHeader& h : head.headers()) request_.AddHeader(h.name, h.value);
-  request_end_ = end_stream;
-  grpc_ = IsGrpc(request_);
-  head_method_ = request_.method == "HEAD"sv;
-  idempotent_ = IsIdempotent(request_.method);
-  const config::Listener& config = listener_->config;
+  x_.request_end = end_stream;
+  x_.grpc = IsGrpc(request_);
+  x_.head_method = request_.method == "HEAD"sv;
+  x_.idempotent = IsIdempotent(request_.method);
+  const config::Listener& config = x_.listener->config;
   const uint64_t now = uv_now(worker->loop);
   uint64_t head_wait = static_cast<uint64_t>(config.timeouts.request.count());
-  if (const std::string* t = request_.Find("grpc-timeout"sv); t && grpc_) {
+  if (const std::string* t = request_.Find("grpc-timeout"sv); t && x_.grpc) {
     if (auto ms = ParseGrpcTimeoutMs(*t)) {
-      call_deadline_ = now + std::max<uint64_t>(*ms, 1);
+      x_.call_deadline = now + std::max<uint64_t>(*ms, 1);
       head_wait = std::min(head_wait, *ms);
     }
   }
-  head_deadline_ = now + std::max<uint64_t>(head_wait, 1);
+  x_.head_deadline = now + std::max<uint64_t>(head_wait, 1);
   if (request_.method == "CONNECT"sv) {
     AnswerLocally(400, RouteFailure::kBadRequest,
                   ErrorBody("bad_request", "detail", "CONNECT is not supported"));
     return;
   }
-  if (grpc_ && config.upstream_protocol == config::UpstreamProtocol::kHttp1) {
+  if (x_.grpc && config.upstream_protocol == config::UpstreamProtocol::kHttp1) {
     // gRPC needs trailers, which an HTTP/1.1 response cannot be trusted to carry.
     AnswerLocally(501, RouteFailure::kGrpcNeedsHttp2,
                   ErrorBody(metrics::ToString(RouteFailure::kGrpcNeedsHttp2)));
     return;
   }
-  pods_ = listener_->service->snapshot();
-  RouteResult route = Route(config.route, listener_->service->service(),
-                            RouteInput{&request_, session_->port_offset_}, pods_,
+  x_.pods = x_.listener->service->snapshot();
+  RouteResult route = Route(config.route, x_.listener->service->service(),
+                            RouteInput{&request_, session_->port_offset_}, x_.pods,
                             &session_->listener_->pickers, &session_->key_scratch_);
   if (!route.endpoint) {
     AnswerLocally(route.status, route.reason, route.body);
     return;
   }
-  endpoint_ = route.endpoint;
+  x_.endpoint = route.endpoint;
   Dispatch();
 }
 
 void H2Stream::Dispatch() {
-  const config::Listener& config = listener_->config;
+  const config::Listener& config = x_.listener->config;
   const uint64_t connect_ms = static_cast<uint64_t>(config.timeouts.connect.count());
   if (config.upstream_protocol == config::UpstreamProtocol::kHttp1) {
     DispatchHttp1();
     return;
   }
-  up2_ = session_->worker_->h2_pool->Acquire(*endpoint_, connect_ms);
-  const bool has_body = !request_end_ || body_.size() > 0 || request_trailers_.headers().size();
-  up_stream_ = up2_->Open(request_, has_body, this);
-  if (up_stream_ == 0) {
-    up2_ = nullptr;
+  x_.up2 = session_->worker_->h2_pool->Acquire(*x_.endpoint, connect_ms);
+  const bool has_body = !x_.request_end || body_.size() > 0 || request_trailers_.headers().size();
+  x_.up_stream = x_.up2->Open(request_, has_body, this);
+  if (x_.up_stream == 0) {
+    x_.up2 = nullptr;
     AnswerLocally(502, RouteFailure::kConnectFailed,
-                  ErrorBody(ErrorWord(RouteFailure::kConnectFailed), "pod", endpoint_->pod));
+                  ErrorBody(ErrorWord(RouteFailure::kConnectFailed), "pod", x_.endpoint->pod));
   }
 }
 
 void H2Stream::DispatchHttp1() {
   WorkerContext* worker = session_->worker_;
   bool reused = false;
-  up1_ = worker->pool->Acquire(*endpoint_, this,
-                               static_cast<uint64_t>(listener_->config.timeouts.connect.count()),
-                               /*fresh=*/retried_, &reused);
-  up1_->BeginRequest(head_method_);
+  x_.up1 = worker->pool->Acquire(
+      *x_.endpoint, this, static_cast<uint64_t>(x_.listener->config.timeouts.connect.count()),
+      /*fresh=*/x_.retried, &reused);
+  x_.up1->BeginRequest(x_.head_method);
   if (request_.Find("content-length"sv)) {
-    up1_framing_ = BodyFraming::kLength;
-  } else if (request_end_ && body_.empty()) {
-    up1_framing_ = BodyFraming::kNone;
+    x_.up1_framing = BodyFraming::kLength;
+  } else if (x_.request_end && body_.empty()) {
+    x_.up1_framing = BodyFraming::kNone;
   } else {
-    up1_framing_ = BodyFraming::kChunked;
+    x_.up1_framing = BodyFraming::kChunked;
   }
   std::string head;
-  SerializeRequestHead(request_, up1_framing_, /*upgrade=*/false, &head);
-  if (up1_->Write(head) != 0) return;  // reported through OnUpstreamError
+  SerializeRequestHead(request_, x_.up1_framing, /*upgrade=*/false, &head);
+  if (x_.up1->Write(head) != 0) return;  // reported through OnUpstreamError
   WriteHttp1Body();
 }
 
 void H2Stream::WriteHttp1Body() {
-  if (!up1_) return;
-  if (body_sent_ < body_.size()) {
-    const char* data = body_.data() + body_sent_;
-    size_t len = body_.size() - body_sent_;
+  if (!x_.up1) return;
+  if (x_.body_sent < body_.size()) {
+    const char* data = body_.data() + x_.body_sent;
+    size_t len = body_.size() - x_.body_sent;
     int rc;
-    if (up1_framing_ == BodyFraming::kChunked) {
+    if (x_.up1_framing == BodyFraming::kChunked) {
       ChunkFrame frame(data, len);
-      rc = up1_->Write(frame.bufs, 3);
+      rc = x_.up1->Write(frame.bufs, 3);
     } else {
-      rc = up1_->Write(std::string_view(data, len));
+      rc = x_.up1->Write(std::string_view(data, len));
     }
-    body_sent_ = body_.size();
-    body_unconsumed_ += len;
+    x_.body_sent = body_.size();
+    x_.body_unconsumed += len;
     if (rc != 0) return;
-    if (!up1_->above_high()) {
-      session_->codec_.Consume(id_, body_unconsumed_);
-      body_unconsumed_ = 0;
+    if (!x_.up1->above_high()) {
+      session_->codec_.Consume(x_.id, x_.body_unconsumed);
+      x_.body_unconsumed = 0;
     }
   }
-  if (request_end_ && up1_framing_ == BodyFraming::kChunked && body_sent_ == body_.size()) {
-    up1_framing_ = BodyFraming::kNone;  // the last chunk goes once
-    up1_->Write("0\r\n\r\n"sv);
+  if (x_.request_end && x_.up1_framing == BodyFraming::kChunked && x_.body_sent == body_.size()) {
+    x_.up1_framing = BodyFraming::kNone;  // the last chunk goes once
+    x_.up1->Write("0\r\n\r\n"sv);
   }
-  if (!replayable_ || body_.size() > kMaxReplay) {
-    replayable_ = false;
+  if (!x_.replayable || body_.size() > kMaxReplay) {
+    x_.replayable = false;
     body_.clear();
-    body_sent_ = 0;
+    x_.body_sent = 0;
   }
   session_->ScheduleFlush();
 }
@@ -186,37 +186,37 @@ void H2Stream::OnRequestTrailers(HttpHead& trailers) {
 }
 
 void H2Stream::OnRequestData(const uint8_t* data, size_t len) {
-  if (!up1_ && !up2_) {
-    session_->codec_.Consume(id_, len);  // answered already: not needed
+  if (!x_.up1 && !x_.up2) {
+    session_->codec_.Consume(x_.id, len);  // answered already: not needed
     return;
   }
   body_.append(reinterpret_cast<const char*>(data), len);
-  if (up2_) up2_->ResumeBody(up_stream_);
-  if (up1_) WriteHttp1Body();
+  if (x_.up2) x_.up2->ResumeBody(x_.up_stream);
+  if (x_.up1) WriteHttp1Body();
 }
 
 void H2Stream::OnRequestEnd() {
-  request_end_ = true;
-  if (up2_) up2_->ResumeBody(up_stream_);
-  if (up1_) WriteHttp1Body();
+  x_.request_end = true;
+  if (x_.up2) x_.up2->ResumeBody(x_.up_stream);
+  if (x_.up1) WriteHttp1Body();
 }
 
 ssize_t H2Stream::ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end) {
-  size_t n = std::min(len, body_.size() - body_sent_);
+  size_t n = std::min(len, body_.size() - x_.body_sent);
   if (n > 0) {
-    memcpy(buf, body_.data() + body_sent_, n);
-    body_sent_ += n;
-    session_->codec_.Consume(id_, n);  // the client may send as much again
+    memcpy(buf, body_.data() + x_.body_sent, n);
+    x_.body_sent += n;
+    session_->codec_.Consume(x_.id, n);  // the client may send as much again
     session_->ScheduleFlush();
-    if (!replayable_ || body_.size() > kMaxReplay) {
+    if (!x_.replayable || body_.size() > kMaxReplay) {
       // Too large to send twice: only what has not gone out yet is kept.
-      replayable_ = false;
-      body_.erase(0, body_sent_);
-      body_sent_ = 0;
+      x_.replayable = false;
+      body_.erase(0, x_.body_sent);
+      x_.body_sent = 0;
     }
     return static_cast<ssize_t>(n);
   }
-  if (request_end_) {
+  if (x_.request_end) {
     end->eof = true;
     if (request_trailers_.headers().size()) end->trailers = &request_trailers_;
     return 0;
@@ -227,7 +227,7 @@ ssize_t H2Stream::ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* e
 void H2Stream::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool end_stream) {
   switch (kind) {
     case H2Codec::HeadKind::kInformational:
-      if (!responded_) session_->codec_.SubmitResponse(id_, head, true);
+      if (!x_.responded) session_->codec_.SubmitResponse(x_.id, head, true);
       break;
     case H2Codec::HeadKind::kResponse:
       ResponseHead(head, end_stream);
@@ -235,9 +235,9 @@ void H2Stream::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool end_s
     case H2Codec::HeadKind::kTrailers:
       trailers_.Clear();
       for (const HttpHeader& h : head.headers()) trailers_.AddHeader(h.name, h.value);
-      has_trailers_ = true;
-      if (int g = GrpcStatusOf(trailers_); g >= 0) grpc_status_ = g;
-      response_end_ = true;
+      x_.has_trailers = true;
+      if (int g = GrpcStatusOf(trailers_); g >= 0) x_.grpc_status = g;
+      x_.response_end = true;
       ResumeClient();
       break;
     case H2Codec::HeadKind::kRequest:
@@ -247,19 +247,19 @@ void H2Stream::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool end_s
 }
 
 void H2Stream::ResponseHead(const HttpHead& head, bool end_stream) {
-  if (responded_) return;
-  responded_ = true;
-  status_ = head.status;
-  if (int g = GrpcStatusOf(head); g >= 0) grpc_status_ = g;  // Trailers-Only
-  response_end_ = end_stream;
-  const bool bodiless = head_method_ || status_ == 204 || status_ == 304;
-  if (bodiless) response_end_ = true;
-  session_->codec_.SubmitResponse(id_, head, !(end_stream || bodiless));
+  if (x_.responded) return;
+  x_.responded = true;
+  x_.status = head.status;
+  if (int g = GrpcStatusOf(head); g >= 0) x_.grpc_status = g;  // Trailers-Only
+  x_.response_end = end_stream;
+  const bool bodiless = x_.head_method || x_.status == 204 || x_.status == 304;
+  if (bodiless) x_.response_end = true;
+  session_->codec_.SubmitResponse(x_.id, head, !(end_stream || bodiless));
 }
 
 void H2Stream::OnUpstreamData(const uint8_t* data, size_t len) {
-  if (response_end_) {
-    if (up2_) up2_->Consume(up_stream_, len);
+  if (x_.response_end) {
+    if (x_.up2) x_.up2->Consume(x_.up_stream, len);
     return;
   }
   response_.append(reinterpret_cast<const char*>(data), len);
@@ -267,74 +267,75 @@ void H2Stream::OnUpstreamData(const uint8_t* data, size_t len) {
 }
 
 void H2Stream::OnUpstreamEnd() {
-  response_end_ = true;
+  x_.response_end = true;
   ResumeClient();
 }
 
 void H2Stream::ResumeClient() {
-  session_->codec_.ResumeData(id_);
+  session_->codec_.ResumeData(x_.id);
   session_->ScheduleFlush();
 }
 
 ssize_t H2Stream::ReadResponseBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end) {
-  size_t n = std::min(len, response_.size() - response_sent_);
+  size_t n = std::min(len, response_.size() - x_.response_sent);
   if (n > 0) {
-    memcpy(buf, response_.data() + response_sent_, n);
-    response_sent_ += n;
-    if (response_sent_ == response_.size()) {
+    memcpy(buf, response_.data() + x_.response_sent, n);
+    x_.response_sent += n;
+    if (x_.response_sent == response_.size()) {
       response_.clear();
-      response_sent_ = 0;
+      x_.response_sent = 0;
     }
-    if (up2_) up2_->Consume(up_stream_, n);  // the pod may send as much again
-    if (up1_ && up1_paused_ && response_.size() - response_sent_ < H2Codec::kStreamWindow / 2) {
-      up1_paused_ = false;
-      up1_->ResumeReading();
+    if (x_.up2) x_.up2->Consume(x_.up_stream, n);  // the pod may send as much again
+    if (x_.up1 && x_.up1_paused &&
+        response_.size() - x_.response_sent < H2Codec::kStreamWindow / 2) {
+      x_.up1_paused = false;
+      x_.up1->ResumeReading();
     }
     return static_cast<ssize_t>(n);
   }
-  if (response_end_) {
+  if (x_.response_end) {
     end->eof = true;
-    response_ended_ = true;
-    if (has_trailers_) end->trailers = &trailers_;
+    x_.response_ended = true;
+    if (x_.has_trailers) end->trailers = &trailers_;
     return 0;
   }
   return H2Codec::kDeferred;
 }
 
 void H2Stream::OnUpstreamClose(uint32_t error_code, bool retriable) {
-  up2_ = nullptr;
-  up_stream_ = 0;
-  if (error_code == 0 || (response_end_ && error_code == NGHTTP2_NO_ERROR)) {
-    if (!responded_) FailResponse(RouteFailure::kUpstreamReset);
-    response_end_ = true;
+  x_.up2 = nullptr;
+  x_.up_stream = 0;
+  if (error_code == 0 || (x_.response_end && error_code == NGHTTP2_NO_ERROR)) {
+    if (!x_.responded) FailResponse(RouteFailure::kUpstreamReset);
+    x_.response_end = true;
     ResumeClient();
     return;
   }
-  if (!responded_ && retriable && !retried_ && replayable_) {
+  if (!x_.responded && retriable && !x_.retried && x_.replayable) {
     Retry();
     return;
   }
   const RouteFailure reason =
       retriable ? RouteFailure::kConnectFailed : RouteFailure::kUpstreamReset;
-  if (!responded_) {
-    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", endpoint_->pod));
+  if (!x_.responded) {
+    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", x_.endpoint->pod));
   } else {
     FailResponse(reason);
   }
 }
 
 void H2Stream::Retry() {
-  retried_ = true;
-  body_sent_ = 0;
-  if (endpoint_ && endpoint_->metrics) endpoint_->metrics->retries->Increment();
-  LOG_DEBUG("c=%lu stream=%d event=retry pod=%s", session_->id(), id_, endpoint_->pod.c_str());
+  x_.retried = true;
+  x_.body_sent = 0;
+  if (x_.endpoint && x_.endpoint->metrics) x_.endpoint->metrics->retries->Increment();
+  LOG_DEBUG("c=%lu stream=%d event=retry pod=%s", session_->id(), x_.id, x_.endpoint->pod.c_str());
   Dispatch();
 }
 
 bool H2Stream::OnUpstreamHead(HttpHead& head, std::string*) {
   if (head.status == 101) return false;  // no upgrades over HTTP/2
   if (head.status < 200) {
-    if (!responded_) session_->codec_.SubmitResponse(id_, head, true);
+    if (!x_.responded) session_->codec_.SubmitResponse(x_.id, head, true);
   } else {
     ResponseHead(head, false);
   }
@@ -344,146 +345,148 @@ bool H2Stream::OnUpstreamHead(HttpHead& head, std::string*) {
 
 void H2Stream::OnUpstreamBody(const char* data, size_t len) {
   response_.append(data, len);
-  if (up1_ && response_.size() - response_sent_ >= H2Codec::kStreamWindow) {
-    up1_paused_ = true;  // the client reads slower than the pod sends
-    up1_->PauseReading();
+  if (x_.up1 && response_.size() - x_.response_sent >= H2Codec::kStreamWindow) {
+    x_.up1_paused = true;  // the client reads slower than the pod sends
+    x_.up1->PauseReading();
   }
   ResumeClient();
 }
 
 void H2Stream::OnUpstreamComplete(bool clean) {
-  UpstreamConn* c = up1_;
-  up1_ = nullptr;
-  if (clean && request_end_ && c->reusable() && c->unsent() == 0) {
+  UpstreamConn* c = x_.up1;
+  x_.up1 = nullptr;
+  if (clean && x_.request_end && c->reusable() && c->unsent() == 0) {
     session_->worker_->pool->Release(c);
   } else {
     session_->worker_->pool->Discard(c);
   }
-  if (body_unconsumed_) session_->codec_.Consume(id_, body_unconsumed_);
-  body_unconsumed_ = 0;
-  response_end_ = true;
+  if (x_.body_unconsumed) session_->codec_.Consume(x_.id, x_.body_unconsumed);
+  x_.body_unconsumed = 0;
+  x_.response_end = true;
   ResumeClient();
 }
 
 void H2Stream::OnUpstreamBelowLowWatermark() {
-  if (body_unconsumed_) session_->codec_.Consume(id_, body_unconsumed_);
-  body_unconsumed_ = 0;
+  if (x_.body_unconsumed) session_->codec_.Consume(x_.id, x_.body_unconsumed);
+  x_.body_unconsumed = 0;
   session_->ScheduleFlush();
 }
 
 void H2Stream::OnUpstreamError(int status) {
-  UpstreamConn* c = up1_;
+  UpstreamConn* c = x_.up1;
   if (!c) return;
   const bool connected = c->connected();
   const bool sent = c->sent_request_bytes();
-  up1_ = nullptr;
+  x_.up1 = nullptr;
   session_->worker_->pool->Discard(c, true);
-  if (body_unconsumed_) session_->codec_.Consume(id_, body_unconsumed_);
-  body_unconsumed_ = 0;
-  if (!responded_ && !retried_ && replayable_ && (idempotent_ || !sent || !connected)) {
+  if (x_.body_unconsumed) session_->codec_.Consume(x_.id, x_.body_unconsumed);
+  x_.body_unconsumed = 0;
+  if (!x_.responded && !x_.retried && x_.replayable && (x_.idempotent || !sent || !connected)) {
     Retry();
     return;
   }
   RouteFailure reason = !connected            ? RouteFailure::kConnectFailed
                         : status == UV_EPROTO ? RouteFailure::kUpstreamBadResponse
                                               : RouteFailure::kUpstreamReset;
-  if (!responded_) {
-    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", endpoint_->pod));
+  if (!x_.responded) {
+    AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", x_.endpoint->pod));
   } else {
     FailResponse(reason);
   }
 }
 
 void H2Stream::AnswerLocally(int status, RouteFailure reason, const std::string& body) {
-  if (responded_) return;
-  responded_ = true;
-  response_end_ = true;
+  if (x_.responded) return;
+  x_.responded = true;
+  x_.response_end = true;
   session_->metrics_->Failure(reason).Increment();
-  LOG_DEBUG("c=%lu stream=%d event=answered status=%d reason=%s", session_->id(), id_, status,
+  LOG_DEBUG("c=%lu stream=%d event=answered status=%d reason=%s", session_->id(), x_.id, status,
             metrics::ToString(reason));
-  if (grpc_) {
+  if (x_.grpc) {
     H2HeaderList headers;
     GrpcStatus g = GrpcStatusFor(reason);
-    grpc_status_ = static_cast<int>(g);
-    status_ = 200;
+    x_.grpc_status = static_cast<int>(g);
+    x_.status = 200;
     GrpcTrailersOnly(g, ErrorWord(reason), &headers);
-    session_->codec_.SubmitHeaders(id_, &headers, /*end_stream=*/true);
+    session_->codec_.SubmitHeaders(x_.id, &headers, /*end_stream=*/true);
   } else {
     HttpHead head;
-    head.status = status_ = status;
+    head.status = x_.status = status;
     head.AddHeader("content-type"sv, "application/json"sv);
     head.AddHeader("content-length"sv, std::to_string(body.size()));
     response_ = body;
-    response_sent_ = 0;
-    session_->codec_.SubmitResponse(id_, head, !head_method_);
+    x_.response_sent = 0;
+    session_->codec_.SubmitResponse(x_.id, head, !x_.head_method);
   }
   session_->ScheduleFlush();
 }
 
 void H2Stream::FailResponse(RouteFailure reason) {
   session_->metrics_->Failure(reason).Increment();
-  if (grpc_ && !response_ended_) {
+  if (x_.grpc && !x_.response_ended) {
     // The call ends with what gRPC clients know as a failed call: UNAVAILABLE trailers.
     trailers_.Clear();
     trailers_.AddHeader("grpc-status"sv, std::to_string(static_cast<int>(GrpcStatusFor(reason))));
     trailers_.AddHeader("grpc-message"sv, ErrorWord(reason));
-    grpc_status_ = static_cast<int>(GrpcStatusFor(reason));
-    has_trailers_ = true;
-    response_end_ = true;
+    x_.grpc_status = static_cast<int>(GrpcStatusFor(reason));
+    x_.has_trailers = true;
+    x_.response_end = true;
     ResumeClient();
     return;
   }
-  session_->codec_.Reset(id_, NGHTTP2_INTERNAL_ERROR);
+  session_->codec_.Reset(x_.id, NGHTTP2_INTERNAL_ERROR);
   session_->ScheduleFlush();
 }
 
 uint64_t H2Stream::deadline() const {
-  if (response_ended_) return 0;
-  if (responded_) return call_deadline_;
-  if (call_deadline_ == 0) return head_deadline_;
-  return std::min(head_deadline_, call_deadline_);
+  if (x_.response_ended) return 0;
+  if (x_.responded) return x_.call_deadline;
+  if (x_.call_deadline == 0) return x_.head_deadline;
+  return std::min(x_.head_deadline, x_.call_deadline);
 }
 
 void H2Stream::Expire() {
   DetachUpstream(/*cancel=*/true);
-  if (!responded_) {
+  if (!x_.responded) {
     AnswerLocally(504, RouteFailure::kUpstreamTimeout,
-                  ErrorBody("upstream_timeout", "pod", endpoint_ ? endpoint_->pod : "none"));
+                  ErrorBody("upstream_timeout", "pod", x_.endpoint ? x_.endpoint->pod : "none"));
   } else {
     FailResponse(RouteFailure::kUpstreamTimeout);
   }
-  head_deadline_ = call_deadline_ = 0;
+  x_.head_deadline = x_.call_deadline = 0;
 }
 
 void H2Stream::DetachUpstream(bool cancel) {
-  if (up2_) {
-    if (cancel) up2_->Cancel(up_stream_);
-    up2_ = nullptr;
-    up_stream_ = 0;
+  if (x_.up2) {
+    if (cancel) x_.up2->Cancel(x_.up_stream);
+    x_.up2 = nullptr;
+    x_.up_stream = 0;
   }
-  if (up1_) {
-    session_->worker_->pool->Discard(up1_, true);
-    up1_ = nullptr;
+  if (x_.up1) {
+    session_->worker_->pool->Discard(x_.up1, true);
+    x_.up1 = nullptr;
   }
 }
 
-void H2Stream::OnClientClose(uint32_t error_code) {
+void H2Stream::End(uint32_t error_code) {
   // A response that ended completes the exchange; anything still open at the pod is cancelled.
   DetachUpstream(/*cancel=*/true);
-  if (error_code != 0 && !response_ended_) {
-    LOG_DEBUG("c=%lu stream=%d event=cancelled", session_->id(), id_);
+  if (error_code != 0 && !x_.response_ended) {
+    LOG_DEBUG("c=%lu stream=%d event=cancelled", session_->id(), x_.id);
   }
   Count();
+  x_.listener.reset();  // an idle object holds no config or endpoint snapshot
+  x_.pods = {};
 }
 
 void H2Stream::Count() {
-  if (status_ == 0) return;  // nothing was answered (the client went first)
+  if (x_.status == 0) return;  // nothing was answered (the client went first)
   WorkerContext* worker = session_->worker_;
   metrics::ListenerMetrics& m = *session_->metrics_;
-  const metrics::PodMetrics* pod = endpoint_ ? endpoint_->metrics : nullptr;
-  m.http_request_duration->Observe(static_cast<double>(uv_hrtime() - started_ns_) / 1e9);
-  worker->HttpRequests(m, pod, status_).Increment();
-  if (grpc_) worker->GrpcRequests(m, pod, grpc_status_ < 0 ? 2 : grpc_status_).Increment();
+  const metrics::PodMetrics* pod = x_.endpoint ? x_.endpoint->metrics : nullptr;
+  m.http_request_duration->Observe(static_cast<double>(uv_hrtime() - x_.started_ns) / 1e9);
+  worker->HttpRequests(m, pod, x_.status).Increment();
+  if (x_.grpc) worker->GrpcRequests(m, pod, x_.grpc_status < 0 ? 2 : x_.grpc_status).Increment();
 }
 
 }  // namespace podrouter

@@ -30,8 +30,11 @@ class H2Stream : public H2UpstreamConn::Owner, public UpstreamConn::Owner {
  public:
   static constexpr size_t kMaxReplay = 64 * 1024;
 
-  H2Stream(H2Session* session, int32_t id);
-  ~H2Stream() override;
+  explicit H2Stream(H2Session* session) : session_(session) {}
+  ~H2Stream() override { DetachUpstream(/*cancel=*/true); }
+
+  // Takes on client stream `id` (a new object, or one whose last stream was Ended).
+  void Begin(int32_t id);
 
   // The client's side, from the session's codec callbacks.
   void OnRequestHead(HttpHead& head, bool end_stream);  // routes and sends
@@ -41,8 +44,8 @@ class H2Stream : public H2UpstreamConn::Owner, public UpstreamConn::Owner {
   // The response body for the client (H2Codec::Delegate::ReadBody).
   ssize_t ReadResponseBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end);
   // The client's stream closed (`error_code` != 0: reset, e.g. a cancelled call): whatever is
-  // open towards the pod is cancelled. Counts the request.
-  void OnClientClose(uint32_t error_code);
+  // open towards the pod is cancelled, the request counted; the object may Begin() again.
+  void End(uint32_t error_code);
   // Loop time the stream must have progressed by (0: none); Expire() when it has passed.
   uint64_t deadline() const;
   void Expire();
@@ -81,42 +84,47 @@ class H2Stream : public H2UpstreamConn::Owner, public UpstreamConn::Owner {
   void Count();
 
   H2Session* session_;
-  const int32_t id_;
-  std::shared_ptr<const ListenerState> listener_;
-  EndpointSnapshot pods_;  // keeps endpoint_ alive
-  const Endpoint* endpoint_ = nullptr;
+  // Buffers kept from stream to stream: the session reuses stream objects, so a connection
+  // stops allocating for them once it has seen its largest requests.
   HttpHead request_;
   HttpHead request_trailers_;
-  bool grpc_ = false;
-  bool head_method_ = false;
-  bool idempotent_ = false;
-  // The request body: bytes before body_sent_ went to the pod (kept for a retry while
-  // replayable_), the rest waits.
+  HttpHead trailers_;  // the response's
+  // The request body: bytes before x_.body_sent went to the pod (kept for a retry while
+  // x_.replayable), the rest waits.
   std::string body_;
-  size_t body_sent_ = 0;
-  size_t body_unconsumed_ = 0;  // HTTP/1.1: written to the pod, not yet acknowledged
-  bool request_end_ = false;
-  bool replayable_ = true;
-  bool retried_ = false;
-  // Towards the pod: one of these while the exchange is open.
-  H2UpstreamConn* up2_ = nullptr;
-  int32_t up_stream_ = 0;
-  UpstreamConn* up1_ = nullptr;
-  BodyFraming up1_framing_ = BodyFraming::kNone;
-  bool up1_paused_ = false;
-  // The response.
-  std::string response_;  // body bytes for the client; response_sent_ of them went out
-  size_t response_sent_ = 0;
-  HttpHead trailers_;
-  bool has_trailers_ = false;
-  bool responded_ = false;  // a final response head went to the client
-  bool response_end_ = false;
-  bool response_ended_ = false;  // ReadResponseBody reported the end
-  int status_ = 0;
-  int grpc_status_ = -1;
-  uint64_t started_ns_ = 0;
-  uint64_t head_deadline_ = 0;  // loop ms: the response head is due (0: none)
-  uint64_t call_deadline_ = 0;  // loop ms: grpc-timeout (0: none)
+  std::string response_;  // body bytes for the client; x_.response_sent of them went out
+  // Everything else about the stream of the moment, reset by Begin().
+  struct Exchange {
+    int32_t id = 0;
+    std::shared_ptr<const ListenerState> listener;
+    EndpointSnapshot pods;  // keeps endpoint alive
+    const Endpoint* endpoint = nullptr;
+    bool grpc = false;
+    bool head_method = false;
+    bool idempotent = false;
+    size_t body_sent = 0;
+    size_t body_unconsumed = 0;  // HTTP/1.1: written to the pod, not yet acknowledged
+    bool request_end = false;
+    bool replayable = true;
+    bool retried = false;
+    // Towards the pod: one of these while the exchange is open.
+    H2UpstreamConn* up2 = nullptr;
+    int32_t up_stream = 0;
+    UpstreamConn* up1 = nullptr;
+    BodyFraming up1_framing = BodyFraming::kNone;
+    bool up1_paused = false;
+    // The response.
+    size_t response_sent = 0;
+    bool has_trailers = false;
+    bool responded = false;  // a final response head went to the client
+    bool response_end = false;
+    bool response_ended = false;  // ReadResponseBody reported the end
+    int status = 0;
+    int grpc_status = -1;
+    uint64_t started_ns = 0;
+    uint64_t head_deadline = 0;  // loop ms: the response head is due (0: none)
+    uint64_t call_deadline = 0;  // loop ms: grpc-timeout (0: none)
+  } x_;
 };
 
 }  // namespace podrouter

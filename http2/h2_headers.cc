@@ -24,11 +24,14 @@ void AddForwarded(const HttpHead& head, H2HeaderList* out) {
 }  // namespace
 
 void H2HeaderList::Add(std::string_view name, std::string_view value) {
-  Span s{arena_.size(), name.size(), 0, value.size()};
-  for (char c : name) arena_.push_back(AsciiLower(c));
-  s.value = arena_.size();
-  arena_.append(value);
-  spans_.push_back(s);
+  const size_t at = arena_.size();
+  arena_.append(name).append(value);
+  // Names from HTTP/2 peers are lower case already; only HTTP/1.1 ones need the pass.
+  for (size_t i = at; i < at + name.size(); ++i) {
+    char& c = arena_[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  spans_.push_back(Span{at, name.size(), at + name.size(), value.size()});
 }
 
 void H2HeaderList::Clear() {
@@ -37,11 +40,12 @@ void H2HeaderList::Clear() {
 }
 
 const nghttp2_nv* H2HeaderList::data() {
-  nv_.clear();
+  nv_.resize(spans_.size());
   auto* base = reinterpret_cast<uint8_t*>(arena_.data());
-  for (const Span& s : spans_) {
-    nv_.push_back(
-        nghttp2_nv{base + s.name, base + s.value, s.name_len, s.value_len, NGHTTP2_NV_FLAG_NONE});
+  for (size_t i = 0; i < spans_.size(); ++i) {
+    const Span& s = spans_[i];
+    nv_[i] =
+        nghttp2_nv{base + s.name, base + s.value, s.name_len, s.value_len, NGHTTP2_NV_FLAG_NONE};
   }
   return nv_.data();
 }

@@ -211,8 +211,9 @@ class GrpcErrors(GrpcBed):
         wait_for(lambda: gc.run(self.target, "cancels", "--key", key) == "1",
                  what="the pod to see the call end")
         m = r.metrics()
-        self.assertEqual(metric(m, "podrouter_route_failures_total", listener="grpc",
-                                reason="upstream_timeout"), 1)
+        # The frozen pod's call; the second call's deadline may fire here too, or at the client.
+        self.assertGreaterEqual(metric(m, "podrouter_route_failures_total", listener="grpc",
+                                       reason="upstream_timeout"), 1)
         # podrouter's answer; the pod's own DEADLINE_EXCEEDED may count too.
         self.assertGreaterEqual(metric(m, "podrouter_grpc_requests_total", listener="grpc",
                                        pod="mydb-0", grpc_status=4), 1)

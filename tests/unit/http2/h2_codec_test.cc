@@ -20,7 +20,7 @@ struct Peer : H2Codec::Delegate {
     std::map<std::string, std::string> fields;
     std::string data;
     bool ended = false;
-    int closed = -1;  // the error code, once closed
+    int closed = -1;       // the error code, once closed
     std::string outgoing;  // body to send
     bool outgoing_end = true;
     HttpHead trailers;

@@ -35,8 +35,8 @@ TEST(ToH2Request, PseudoHeadersFirstAndConnectionSpecificHeadersDropped) {
   H2HeaderList list;
   ToH2Request(head, "http", &list);
   std::vector<std::pair<std::string, std::string>> want = {
-      {":method", "POST"},      {":scheme", "http"}, {":authority", "mydb:8080"},
-      {":path", "/svc/Method?x=1"}, {"te", "trailers"}, {"x-tenant-id", "t-1"}};
+      {":method", "POST"},          {":scheme", "http"}, {":authority", "mydb:8080"},
+      {":path", "/svc/Method?x=1"}, {"te", "trailers"},  {"x-tenant-id", "t-1"}};
   EXPECT_EQ(Fields(list), want);
 }
 
@@ -59,8 +59,7 @@ TEST(ToH2Response, StatusThenHeadersLowerCased) {
   head.AddHeader("Connection", "close");
   H2HeaderList list;
   ToH2Response(head, &list);
-  std::vector<std::pair<std::string, std::string>> want = {{":status", "204"},
-                                                           {"x-pod", "mydb-1"}};
+  std::vector<std::pair<std::string, std::string>> want = {{":status", "204"}, {"x-pod", "mydb-1"}};
   EXPECT_EQ(Fields(list), want);
   // The arena is reused: a second list replaces the first.
   head.status = 503;
@@ -72,9 +71,12 @@ TEST(IsGrpc, ContentTypeApplicationGrpcAloneOrWithASuffix) {
   struct Case {
     const char* type;
     bool grpc;
-  } cases[] = {{"application/grpc", true},       {"application/grpc+proto", true},
-               {"Application/GRPC;x=1", true},   {"application/grpc-web", false},
-               {"application/grpcx", false},      {"application/json", false},
+  } cases[] = {{"application/grpc", true},
+               {"application/grpc+proto", true},
+               {"Application/GRPC;x=1", true},
+               {"application/grpc-web", false},
+               {"application/grpcx", false},
+               {"application/json", false},
                {"", false}};
   for (const Case& c : cases) {
     HttpHead head;
