@@ -9,7 +9,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from testbed import TestBed, banner, free_port, wait_for  # noqa: E402
+from testbed import TestBed, banner, connect, free_port, wait_for  # noqa: E402
 
 IMAGE = "localhost/podrouter:test"
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker", "containers.conf"))
@@ -47,14 +47,16 @@ class Image(TestBed):
     def test_serves_from_the_image(self):
         name, port, _ = self.statefulset(3)
         self.dns.start()
-        lport, admin = free_port(), free_port()
+        lport, hport, admin = free_port(), free_port(), free_port()
         config_dir = os.path.join(self.tmp, "etc")
         os.makedirs(config_dir)
         os.chmod(self.tmp, 0o755)
         config = self.base_config(
             {"mydb": {"name": name, "discovery": "srv", "port_name": "postgres", "replicas": 3}},
             [{"name": "primary", "bind": f"127.0.0.1:{lport}", "service": "mydb",
-              "route": {"ordinal": 2}}],
+              "route": {"ordinal": 2}},
+             {"name": "h2", "bind": f"127.0.0.1:{hport}", "protocol": "http",
+              "upstream_protocol": "http2", "service": "mydb", "route": {"ordinal": 2}}],
             admin={"bind": f"127.0.0.1:{admin}"})
         with open(os.path.join(config_dir, "podrouter.yaml"), "w") as f:
             json.dump(config, f)
@@ -74,6 +76,10 @@ class Image(TestBed):
                     return r.status == 200
             wait_for(ready, timeout=30, what="the container's /ready")
             self.assertEqual(banner(lport), f"pod=mydb-2 addr=127.0.1.3:{port}")
+            # HTTP/2 (nghttp2 from the runtime packages): the preface gets the server's SETTINGS.
+            with connect(hport) as s:
+                s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                self.assertEqual(s.recv(9)[3], 4)  # frame type 4: SETTINGS
             podman("stop", "-t", "10", cid)
             state = json.loads(podman("inspect", cid).stdout)[0]["State"]
             self.assertEqual(state["ExitCode"], 0, podman("logs", cid).stderr)
