@@ -10,16 +10,16 @@ connection, against the same pods, on loopback, with interleaved rounds and medi
      (bench/tcp_bench.py)
   4. 10,000 idle kept-alive connections: memory per connection (bench/idle_bench.py)
   5. Google Benchmark micro-benchmarks of the pickers and the HTTP front end (build/bench/micro_bench)
-  6. with --h2: HTTP/2 (h2load -m 1 and -m 100) and gRPC unary through each proxy, HTTP/2 to the
-     pods (bench/h2_bench.py)
+  6. HTTP/2 (h2load -m 1 and -m 100) and gRPC unary through each proxy, HTTP/2 to the pods
+     (bench/h2_bench.py)
 
 Prints the tables, writes them into docs/benchmarks.md (between the bench:results markers) with
 the raw numbers in docs/benchmarks.json, and plots requests/s and p99 per proxy to
 docs/benchmarks.png (gnuplot).
 
-Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--h2] [--no-docs] [--from-json]
+Usage: bench/run.py [--rounds N] [--seconds S] [--quick] [--no-h2] [--no-docs] [--from-json]
   --quick       2 rounds of 2 s, to check that everything runs (about 4 minutes)
-  --h2          also the HTTP/2 and gRPC benchmark (about 1 more minute with --quick)
+  --no-h2       without the HTTP/2 and gRPC benchmark (about 1 minute of --quick)
   --from-json   rewrite the docs and the plot from docs/benchmarks.json without measuring
 Needs the release build and the bench tools: scripts/setup.
 """
@@ -62,7 +62,9 @@ def micro():
 def plot(results, png):
     """Requests/s and p99 per proxy and load, side by side."""
     loads = [("small", "small kept-alive"), ("close", "new conn/request"), ("64k", "64 KiB"),
-             ("w2_small", "small, 2 workers"), ("w2_close", "new conn, 2 workers")]
+             ("w2_small", "small, 2 workers"), ("w2_close", "new conn, 2 workers"),
+             ("h2_m1", "HTTP/2, 1 stream/conn"), ("h2_m100", "HTTP/2, 100 streams/conn"),
+             ("h2_grpch2", "gRPC unary")]
     data = png + ".dat"
     with open(data, "w") as f:
         for metric in ("rps", "p99"):
@@ -73,7 +75,7 @@ def plot(results, png):
                 f.write(f'"{label}" ' + " ".join(f"{v:.4g}" for v in row) + "\n")
             f.write("\n\n")
     script = f"""
-set terminal pngcairo size 1200,520 font ",10"
+set terminal pngcairo size 1500,560 font ",10"
 set output "{png}"
 set multiplot layout 1,2
 set style data histograms
@@ -145,7 +147,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--h2", action="store_true", help="also bench/h2_bench.py (HTTP/2, gRPC)")
+    ap.add_argument("--no-h2", dest="h2", action="store_false",
+                    help="leave out bench/h2_bench.py (HTTP/2, gRPC)")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     ap.add_argument("--from-json", action="store_true")
     args = ap.parse_args()
