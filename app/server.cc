@@ -208,6 +208,7 @@ void Server::Drain(const char* signal) {
            " note=\"serving until no client connection is open\"",
            signal, loops_.size(), static_cast<int64_t>(config_.drain_quiet.count()),
            static_cast<int64_t>(config_.drain_timeout.count()));
+  for (auto& l : loops_) l->Run([](WorkerLoop& w) { w.NoticeDrain(); });
   uv_timer_start(
       &drain_timer_,
       [](uv_timer_t* t) {

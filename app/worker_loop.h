@@ -52,6 +52,8 @@ class WorkerLoop {
   // Stops accepting and drains sessions; `drained` runs (here) once none is left.
   void Drain(std::function<void()> drained);
   void AbortSessions();
+  // The drain began: sessions that can ask their clients to reconnect do (HTTP/2 GOAWAY).
+  void NoticeDrain() { worker_.sessions.NoticeDrainAll(); }
   // Closes what the loop owns; a loop with a thread then lets it end.
   void Stop();
 

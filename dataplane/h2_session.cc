@@ -18,7 +18,7 @@ H2Session::H2Session(WorkerContext* worker, uint64_t id, std::shared_ptr<Listene
       listener_(std::move(listener)),
       metrics_(listener_->current->metrics),
       port_offset_(port_offset),
-      codec_(H2Codec::Role::kServer, this) {
+      codec_(H2Codec::Role::kServer, this, listener_->current->config.limits.max_header_bytes) {
   uv_tcp_init(worker->loop, &down_);
   uv_timer_init(worker->loop, &timer_);
   down_.data = timer_.data = this;
@@ -70,6 +70,12 @@ void H2Session::Receive(const char* data, size_t len) {
         "closing after GOAWAY\"",
         id(), metrics_->name.c_str());
     metrics_->Failure(metrics::RouteFailure::kBadRequest).Increment();
+    // Nothing more is read: the GOAWAY goes out, then the connection closes.
+    if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&down_));
+    reading_ = false;
+    Flush();
+    Close("http2_protocol_error", false);
+    return;
   }
   ScheduleFlush();
 }
@@ -87,6 +93,11 @@ void H2Session::UpdateStreamGauge() {
 void H2Session::Flush() {
   if (closed_) return;
   UpdateStreamGauge();
+  if (draining_ && streams_.empty() && !final_goaway_ &&
+      uv_now(worker_->loop) - notice_at_ >= kGoawayGraceMs) {
+    final_goaway_ = true;  // the client has moved on: the last word, then the close
+    codec_.Goaway(NGHTTP2_NO_ERROR);
+  }
   writer_.Cork();
   std::string_view out;
   while (!writer_.above_high()) {
@@ -100,7 +111,8 @@ void H2Session::Flush() {
   }
   if (writer_.Uncork() != 0) return;
   const bool done = !codec_.want_read() && !codec_.want_write();
-  if ((done || (draining_ && streams_.empty() && !codec_.want_write())) && writer_.unsent() == 0) {
+  if ((done || (final_goaway_ && streams_.empty() && !codec_.want_write())) &&
+      writer_.unsent() == 0) {
     Close("done", false);
   }
 }
@@ -143,10 +155,6 @@ void H2Session::OnStreamClose(int32_t stream, uint32_t error_code) {
   if (it == streams_.end()) return;
   std::unique_ptr<H2Stream> s = std::move(it->second);
   streams_.erase(it);
-  if (error_code != 0 && error_code != NGHTTP2_NO_ERROR) {
-    metrics_->http2_client_resets->Increment();
-    LOG_DEBUG("c=%lu stream=%d event=client_reset error_code=%u", id(), stream, error_code);
-  }
   s->End(error_code);
   if (spare_.size() < kSpareStreams) spare_.push_back(std::move(s));
   if (streams_.empty()) {
@@ -154,6 +162,11 @@ void H2Session::OnStreamClose(int32_t stream, uint32_t error_code) {
     ArmTimer(last_activity_ +
              static_cast<uint64_t>(listener_->current->config.timeouts.idle.count()));
   }
+}
+
+void H2Session::OnResetReceived(int32_t stream, uint32_t error_code) {
+  metrics_->http2_client_resets->Increment();
+  LOG_DEBUG("c=%lu stream=%d event=client_reset error_code=%u", id(), stream, error_code);
 }
 
 ssize_t H2Session::ReadBody(int32_t stream, uint8_t* buf, size_t len, H2Codec::BodyEnd* end) {
@@ -199,7 +212,7 @@ void H2Session::OnTimer(uv_timer_t* timer) {
     uint64_t idle = static_cast<uint64_t>(s->listener_->current->config.timeouts.idle.count());
     if (now - s->last_activity_ >= idle) {
       s->codec_.Goaway(NGHTTP2_NO_ERROR);
-      s->draining_ = true;
+      s->draining_ = s->final_goaway_ = true;
       LOG_DEBUG("c=%lu event=idle_timeout", s->id());
     } else {
       next = s->last_activity_ + idle;
@@ -213,9 +226,26 @@ void H2Session::OnTimer(uv_timer_t* timer) {
   s->worker_->flush.Run();
 }
 
-void H2Session::Drain() {
+void H2Session::Abort() {
+  if (closed_) return;
+  if (!final_goaway_) codec_.Goaway(NGHTTP2_NO_ERROR);
+  final_goaway_ = true;
+  Flush();
+  Close("aborted", false);
+}
+
+void H2Session::NoticeDrain() {
   if (closed_ || draining_) return;
   draining_ = true;
+  notice_at_ = uv_now(worker_->loop);
+  codec_.ShutdownNotice();
+  ArmTimer(notice_at_ + kGoawayGraceMs);
+  ScheduleFlush();
+}
+
+void H2Session::Drain() {
+  if (closed_ || final_goaway_) return;
+  draining_ = final_goaway_ = true;
   codec_.Goaway(NGHTTP2_NO_ERROR);
   ScheduleFlush();
 }

@@ -45,9 +45,11 @@ class H2Session : public Session,
 
   // Takes the connected socket `fd` and the bytes already read from it (the preface first).
   void Start(int fd, std::string_view received);
-  void Abort() override { Close("aborted", true); }
+  // Ends the connection now (drain timeout, shutdown), with a GOAWAY the client can read.
+  void Abort() override;
   // A graceful GOAWAY: streams in flight finish, new ones are refused, then the connection closes.
   void Drain() override;
+  void NoticeDrain() override;
 
  private:
   friend class H2Stream;
@@ -57,6 +59,7 @@ class H2Session : public Session,
   void OnData(int32_t stream, const uint8_t* data, size_t len) override;
   void OnEndStream(int32_t stream) override;
   void OnStreamClose(int32_t stream, uint32_t error_code) override;
+  void OnResetReceived(int32_t stream, uint32_t error_code) override;
   ssize_t ReadBody(int32_t stream, uint8_t* buf, size_t len, H2Codec::BodyEnd* end) override;
   // StreamWriter::Observer
   void OnBelowLowWatermark(StreamWriter*) override { ScheduleFlush(); }
@@ -92,7 +95,11 @@ class H2Session : public Session,
   uint64_t last_activity_ = 0;
   uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not armed
   bool reading_ = false;
-  bool draining_ = false;
+  bool draining_ = false;      // a GOAWAY is out: close once the streams are done
+  bool final_goaway_ = false;  // the GOAWAY with the last stream id processed went out
+  uint64_t notice_at_ = 0;     // loop time of the drain's first GOAWAY
+  // Between the drain's two GOAWAYs: a stream the client sent before it saw the first is taken.
+  static constexpr uint64_t kGoawayGraceMs = 1000;
   bool closed_ = false;
   CloseCountdown handles_{2};  // down_, timer_
 };

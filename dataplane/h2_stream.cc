@@ -72,7 +72,22 @@ void H2Stream::OnRequestHead(HttpHead& head, bool end_stream) {
   request_.url = head.url;
   request_.major = 2;
   request_.minor = 0;
-  for (const HttpHeader& h : head.headers()) request_.AddHeader(h.name, h.value);
+  std::string* cookie = nullptr;
+  for (const HttpHeader& h : head.headers()) {
+    // RFC 9113 §8.2.3: cookie fields may arrive split; an HTTP/1.1 pod needs them as one.
+    if (h.name == "cookie"sv) {
+      if (cookie) {
+        cookie->append("; "sv).append(h.value);
+        continue;
+      }
+      HttpHeader& c = request_.AddHeader();
+      c.name = h.name;
+      c.value = h.value;
+      cookie = &c.value;
+      continue;
+    }
+    request_.AddHeader(h.name, h.value);
+  }
   x_.request_end = end_stream;
   x_.grpc = IsGrpc(request_);
   x_.head_method = request_.method == "HEAD"sv;
@@ -87,6 +102,10 @@ void H2Stream::OnRequestHead(HttpHead& head, bool end_stream) {
     }
   }
   x_.head_deadline = now + std::max<uint64_t>(head_wait, 1);
+  if (session_->codec_.head_oversized()) {
+    AnswerLocally(431, RouteFailure::kHeadersTooLarge, ErrorBody("headers_too_large"));
+    return;
+  }
   if (request_.method == "CONNECT"sv) {
     AnswerLocally(400, RouteFailure::kBadRequest,
                   ErrorBody("bad_request", "detail", "CONNECT is not supported"));
@@ -117,7 +136,8 @@ void H2Stream::Dispatch() {
     DispatchHttp1();
     return;
   }
-  x_.up2 = session_->worker_->h2_pool->Acquire(*x_.endpoint, connect_ms);
+  x_.up2 = session_->worker_->h2_pool->Acquire(*x_.endpoint, connect_ms,
+                                               static_cast<uint64_t>(config.timeouts.idle.count()));
   const bool has_body = !x_.request_end || body_.size() > 0 || request_trailers_.headers().size();
   x_.up_stream = x_.up2->Open(request_, has_body, this);
   if (x_.up_stream == 0) {
@@ -168,8 +188,13 @@ void H2Stream::WriteHttp1Body() {
     }
   }
   if (x_.request_end && x_.up1_framing == BodyFraming::kChunked && x_.body_sent == body_.size()) {
-    x_.up1_framing = BodyFraming::kNone;  // the last chunk goes once
-    x_.up1->Write("0\r\n\r\n"sv);
+    x_.up1_framing = BodyFraming::kNone;  // the last chunk goes once, with the trailers
+    std::string last = "0\r\n";
+    for (const HttpHeader& h : request_trailers_.headers()) {
+      last.append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
+    }
+    last.append("\r\n"sv);
+    x_.up1->Write(last);
   }
   if (!x_.replayable || body_.size() > kMaxReplay) {
     x_.replayable = false;
@@ -305,9 +330,8 @@ ssize_t H2Stream::ReadResponseBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* e
 void H2Stream::OnUpstreamClose(uint32_t error_code, bool retriable) {
   x_.up2 = nullptr;
   x_.up_stream = 0;
-  if (error_code == 0 || (x_.response_end && error_code == NGHTTP2_NO_ERROR)) {
-    if (!x_.responded) FailResponse(RouteFailure::kUpstreamReset);
-    x_.response_end = true;
+  if (error_code == NGHTTP2_NO_ERROR && x_.responded) {
+    x_.response_end = true;  // the response ended with the stream
     ResumeClient();
     return;
   }
@@ -315,8 +339,10 @@ void H2Stream::OnUpstreamClose(uint32_t error_code, bool retriable) {
     Retry();
     return;
   }
-  const RouteFailure reason =
-      retriable ? RouteFailure::kConnectFailed : RouteFailure::kUpstreamReset;
+  const RouteFailure reason = retriable ? RouteFailure::kConnectFailed
+                              : error_code == NGHTTP2_PROTOCOL_ERROR
+                                  ? RouteFailure::kUpstreamBadResponse
+                                  : RouteFailure::kUpstreamReset;
   if (!x_.responded) {
     AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", x_.endpoint->pod));
   } else {
@@ -332,8 +358,15 @@ void H2Stream::Retry() {
   Dispatch();
 }
 
-bool H2Stream::OnUpstreamHead(HttpHead& head, std::string*) {
-  if (head.status == 101) return false;  // no upgrades over HTTP/2
+bool H2Stream::OnUpstreamHead(HttpHead& head, std::string* error) {
+  if (head.status == 101) {
+    *error = "101 Switching Protocols: no upgrades over HTTP/2";
+    return false;
+  }
+  if (H2HeaderListSize(head) > H2Codec::kMaxHeaderList) {
+    *error = "response head too large for HTTP/2";
+    return false;
+  }
   if (head.status < 200) {
     if (!x_.responded) session_->codec_.SubmitResponse(x_.id, head, true);
   } else {

@@ -1,6 +1,7 @@
 // H2UpstreamConn: one multiplexed connection to a pod; streams report to their owners.
 #include "dataplane/h2_upstream_conn.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -9,13 +10,15 @@
 
 namespace podrouter {
 
-H2UpstreamConn::H2UpstreamConn(H2UpstreamPool* pool, const Endpoint& endpoint, uint64_t id)
+H2UpstreamConn::H2UpstreamConn(H2UpstreamPool* pool, const Endpoint& endpoint, uint64_t id,
+                               uint64_t ping_interval_ms)
     : pool_(pool),
       id_(id),
       key_(PodAddress::Of(endpoint.sockaddr)),
       pod_(endpoint.pod),
       metrics_(endpoint.metrics),
-      codec_(H2Codec::Role::kClient, this) {
+      codec_(H2Codec::Role::kClient, this),
+      ping_interval_ms_(std::max<uint64_t>(ping_interval_ms, 1000)) {
   uv_tcp_init(pool->worker_->loop, &tcp_);
   uv_timer_init(pool->worker_->loop, &timer_);
   tcp_.data = this;
@@ -62,7 +65,6 @@ void H2UpstreamConn::ResumeBody(int32_t stream) {
 }
 
 void H2UpstreamConn::Consume(int32_t stream, size_t len) {
-  if (StreamState* s = Find(stream)) s->unconsumed -= std::min(s->unconsumed, len);
   codec_.Consume(stream, len);
   ScheduleFlush();
 }
@@ -71,8 +73,6 @@ void H2UpstreamConn::Cancel(int32_t stream) {
   StreamState* s = Find(stream);
   if (!s) return;
   s->owner = nullptr;
-  codec_.Consume(stream, s->unconsumed);
-  s->unconsumed = 0;
   codec_.Reset(stream, NGHTTP2_CANCEL);
   ScheduleFlush();
 }
@@ -123,7 +123,7 @@ void H2UpstreamConn::OnConnect(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp_, 1);
   uv_loop_t* loop = c->pool_->worker_->loop;
   c->last_frame_ = c->idle_since_ = uv_now(loop);
-  uv_timer_start(&c->timer_, &OnTimer, kPingIntervalMs, 0);
+  uv_timer_start(&c->timer_, &OnTimer, c->ping_interval_ms_, 0);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&c->tcp_),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -152,7 +152,12 @@ void H2UpstreamConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
       c->ScheduleFlush();
     }
   } else if (nread < 0 && !c->closing_) {
-    c->Fail(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
+    if (c->streams_.empty()) {  // the pod closed a connection nothing was using
+      LOG_DEBUG("pod=%s event=upstream_http2_closed_by_pod", c->pod_.c_str());
+      c->Close();
+    } else {
+      c->Fail(nread == UV_EOF ? UV_ECONNRESET : static_cast<int>(nread));
+    }
   }
   buffers.Put(std::move(buffer));
 }
@@ -182,8 +187,8 @@ void H2UpstreamConn::OnTimer(uv_timer_t* timer) {
     flush.Run();
     return;
   }
-  uint64_t next = kPingIntervalMs;
-  if (!c->ping_sent_ && now - c->last_frame_ >= kPingIntervalMs) {
+  uint64_t next = c->ping_interval_ms_;
+  if (!c->ping_sent_ && now - c->last_frame_ >= c->ping_interval_ms_) {
     c->codec_.Ping();
     c->ping_sent_ = now;
     c->ScheduleFlush();
@@ -191,27 +196,33 @@ void H2UpstreamConn::OnTimer(uv_timer_t* timer) {
   } else if (c->ping_sent_) {
     next = kPingTimeoutMs - (now - c->ping_sent_);
   } else {
-    next = kPingIntervalMs - (now - c->last_frame_);
+    next = c->ping_interval_ms_ - (now - c->last_frame_);
   }
   uv_timer_start(&c->timer_, &OnTimer, next, 0);
   flush.Run();
 }
 
+void H2UpstreamConn::OnResetReceived(int32_t stream, uint32_t error_code) {
+  LOG_DEBUG("pod=%s stream=%d event=upstream_reset error_code=%u", pod_.c_str(), stream,
+            error_code);
+  if (error_code != NGHTTP2_REFUSED_STREAM && metrics_) metrics_->h2_resets->Increment();
+}
+
 uint32_t H2UpstreamConn::OnHead(int32_t stream, H2Codec::HeadKind kind, HttpHead& head, bool end) {
   StreamState* s = Find(stream);
   if (!s || !s->owner) return NGHTTP2_CANCEL;
+  if (codec_.head_oversized()) {
+    LOG_WARN("pod=%s event=upstream_bad_response note=\"header list over %zu bytes\"", pod_.c_str(),
+             H2Codec::kMaxHeaderList);
+    return NGHTTP2_PROTOCOL_ERROR;  // the stream fails: its owner answers 502
+  }
   s->owner->OnUpstreamHead(kind, head, end);
   return 0;
 }
 
 void H2UpstreamConn::OnData(int32_t stream, const uint8_t* data, size_t len) {
   StreamState* s = Find(stream);
-  if (!s || !s->owner) {
-    codec_.Consume(stream, len);  // nobody reads it: the window opens at once
-    return;
-  }
-  s->unconsumed += len;
-  s->owner->OnUpstreamData(data, len);
+  if (s && s->owner) s->owner->OnUpstreamData(data, len);
 }
 
 void H2UpstreamConn::OnEndStream(int32_t stream) {
@@ -224,12 +235,6 @@ void H2UpstreamConn::OnStreamClose(int32_t stream, uint32_t error_code) {
   if (it == streams_.end()) return;
   StreamState s = it->second;
   streams_.erase(it);
-  // Bytes the owner has not consumed yet return to the connection's window now: the stream is
-  // gone, so they cannot hold anything back any more.
-  if (s.unconsumed > 0) codec_.ConsumeConnection(s.unconsumed);
-  if (error_code != 0 && error_code != NGHTTP2_REFUSED_STREAM && metrics_) {
-    metrics_->h2_resets->Increment();
-  }
   if (streams_.empty()) idle_since_ = uv_now(pool_->worker_->loop);
   if (s.owner) s.owner->OnUpstreamClose(error_code, error_code == NGHTTP2_REFUSED_STREAM);
   if (goaway_ && streams_.empty()) ScheduleFlush();  // Flush closes once all is sent

@@ -5,10 +5,12 @@
 //     connection beyond it);
 //   - after the pod's GOAWAY takes no new streams, lets those in flight finish, and reports those
 //     the pod never processed as refused (safe to send again), then closes;
-//   - sends a PING after kPingIntervalMs without a frame from the pod, and closes as dead when
-//     nothing answers within kPingTimeoutMs (its streams fail: UNAVAILABLE);
-//   - acknowledges the pod's DATA only as owners Consume() it, so a slow downstream reader holds
-//     at most a stream window per stream (and a connection window in all) in podrouter.
+//   - sends a PING after the ping interval (the idle timeout of the listener that opened it)
+//     without a frame from the pod, and closes as dead when nothing answers within kPingTimeoutMs
+//     (its streams fail: UNAVAILABLE). gRPC servers answer PINGs more often than every 5 minutes
+//     without data with GOAWAY ENHANCE_YOUR_CALM, hence no fixed short interval;
+//   - acknowledges a stream's DATA only as its owner Consume()s it, so a slow downstream reader
+//     holds at most a stream window in podrouter, and never stalls the connection's other streams.
 #pragma once
 
 #include <uv.h>
@@ -32,7 +34,6 @@ class H2UpstreamConn : public H2Codec::Delegate,
                        public StreamWriter::Observer,
                        public FlushQueue::Flushable {
  public:
-  static constexpr uint64_t kPingIntervalMs = 10000;
   static constexpr uint64_t kPingTimeoutMs = 5000;
   static constexpr uint64_t kIdleTimeoutMs = 30000;  // closed after this long without streams
   // Streams one connection takes before the pod's SETTINGS say how many it allows.
@@ -55,7 +56,9 @@ class H2UpstreamConn : public H2Codec::Delegate,
     virtual ssize_t ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end) = 0;
   };
 
-  H2UpstreamConn(H2UpstreamPool* pool, const Endpoint& endpoint, uint64_t id);
+  // `ping_interval_ms`: silence from the pod after which a PING checks it is alive.
+  H2UpstreamConn(H2UpstreamPool* pool, const Endpoint& endpoint, uint64_t id,
+                 uint64_t ping_interval_ms);
   ~H2UpstreamConn();
 
   // Opens a stream for `request` (`has_body`: DATA follows, pulled from the owner). Returns its
@@ -77,7 +80,6 @@ class H2UpstreamConn : public H2Codec::Delegate,
   friend class H2UpstreamPool;
   struct StreamState {
     Owner* owner;
-    size_t unconsumed = 0;  // DATA bytes received and not yet consumed by the owner
   };
 
   // H2Codec::Delegate
@@ -86,6 +88,7 @@ class H2UpstreamConn : public H2Codec::Delegate,
   void OnEndStream(int32_t stream) override;
   void OnStreamClose(int32_t stream, uint32_t error_code) override;
   void OnGoaway(int32_t last_stream, uint32_t error_code) override;
+  void OnResetReceived(int32_t stream, uint32_t error_code) override;
   ssize_t ReadBody(int32_t stream, uint8_t* buf, size_t len, H2Codec::BodyEnd* end) override;
   // StreamWriter::Observer
   void OnBelowLowWatermark(StreamWriter*) override { ScheduleFlush(); }
@@ -115,6 +118,7 @@ class H2UpstreamConn : public H2Codec::Delegate,
   StreamWriter writer_;
   CloseCountdown handles_{2};  // tcp_, timer_
   std::unordered_map<int32_t, StreamState> streams_;
+  const uint64_t ping_interval_ms_;
   uint64_t last_frame_ = 0;  // loop time of the last bytes from the pod
   uint64_t idle_since_ = 0;  // loop time the last stream ended
   uint64_t ping_sent_ = 0;   // loop time of an unanswered PING, 0: none

@@ -7,12 +7,13 @@ namespace podrouter {
 
 H2UpstreamPool::~H2UpstreamPool() = default;
 
-H2UpstreamConn* H2UpstreamPool::Acquire(const Endpoint& endpoint, uint64_t connect_timeout_ms) {
+H2UpstreamConn* H2UpstreamPool::Acquire(const Endpoint& endpoint, uint64_t connect_timeout_ms,
+                                        uint64_t ping_interval_ms) {
   std::vector<H2UpstreamConn*>& list = by_pod_[PodAddress::Of(endpoint.sockaddr)];
   for (H2UpstreamConn* c : list) {
     if (c->accepting()) return c;
   }
-  auto conn = std::make_unique<H2UpstreamConn>(this, endpoint, next_id_++);
+  auto conn = std::make_unique<H2UpstreamConn>(this, endpoint, next_id_++, ping_interval_ms);
   H2UpstreamConn* c = conn.get();
   conns_.emplace(c, std::move(conn));
   list.push_back(c);

@@ -17,8 +17,10 @@ class H2UpstreamPool {
   explicit H2UpstreamPool(WorkerContext* worker) : worker_(worker) {}
   ~H2UpstreamPool();
 
-  // A connection to `endpoint` that takes a new stream now (possibly still connecting).
-  H2UpstreamConn* Acquire(const Endpoint& endpoint, uint64_t connect_timeout_ms);
+  // A connection to `endpoint` that takes a new stream now (possibly still connecting); a new one
+  // checks a silent pod with PING after `ping_interval_ms`.
+  H2UpstreamConn* Acquire(const Endpoint& endpoint, uint64_t connect_timeout_ms,
+                          uint64_t ping_interval_ms);
   // Closes every connection (the loop is stopping); their streams fail.
   void CloseAll();
   size_t size() const { return conns_.size(); }

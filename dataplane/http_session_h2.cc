@@ -21,8 +21,15 @@ constexpr size_t kMaxH2Replay = 64 * 1024;  // request body kept for a refused s
 void HttpSession::OpenHttp2Stream() {
   const ListenerState& l = *req_.listener;
   const HttpHead& head = parser_.head();
+  if (H2HeaderListSize(head) > H2Codec::kMaxHeaderList) {  // more than HTTP/2 can carry
+    req_.error_status = 431;
+    req_.error_reason = metrics::RouteFailure::kHeadersTooLarge;
+    req_.error_body = ErrorBody("headers_too_large", "detail", "too large for an HTTP/2 pod");
+    return;
+  }
   req_.up2 = worker_->h2_pool->Acquire(*req_.endpoint,
-                                       static_cast<uint64_t>(l.config.timeouts.connect.count()));
+                                       static_cast<uint64_t>(l.config.timeouts.connect.count()),
+                                       static_cast<uint64_t>(l.config.timeouts.idle.count()));
   const bool has_body = parser_.framing().body != BodyFraming::kNone;
   req_.up2_stream = req_.up2->Open(head, has_body, this);
   if (req_.up2_stream == 0) {

@@ -20,6 +20,9 @@ class Session {
   virtual void Abort() = 0;
   // The drain's last phase (listeners are closed): finish what is in flight, then close.
   virtual void Drain() {}
+  // The drain's start: podrouter keeps serving, but a client that can be told to move to a new
+  // connection (HTTP/2's GOAWAY) is told now, so long-lived connections do not hold the drain.
+  virtual void NoticeDrain() {}
 
  private:
   uint64_t id_;
@@ -50,6 +53,10 @@ class SessionSet {
   void AbortAll() {
     // Abort only closes handles; removal happens in later close callbacks, so iterating is safe.
     for (auto& [raw, session] : sessions_) session->Abort();
+  }
+
+  void NoticeDrainAll() {
+    for (auto& [raw, session] : sessions_) session->NoticeDrain();
   }
 
   void DrainAll() {

@@ -1,6 +1,7 @@
 // H2Codec: nghttp2's callbacks turned into whole heads, body bytes and stream ends.
 #include "http2/h2_codec.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace podrouter {
@@ -12,7 +13,10 @@ H2Codec* Self(void* user) { return static_cast<H2Codec*>(user); }
 
 }  // namespace
 
-H2Codec::H2Codec(Role role, Delegate* delegate) : role_(role), delegate_(delegate) {
+H2Codec::H2Codec(Role role, Delegate* delegate, size_t max_header_list)
+    : role_(role),
+      delegate_(delegate),
+      max_header_list_(std::min(max_header_list, kMaxHeaderList)) {
   nghttp2_session_callbacks* callbacks;
   if (nghttp2_session_callbacks_new(&callbacks) != 0) abort();
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &OnBeginHeaders);
@@ -32,12 +36,13 @@ H2Codec::H2Codec(Role role, Delegate* delegate) : role_(role), delegate_(delegat
   if (rc != 0) abort();  // out of memory only
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(max_header_list_)},
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
   // A server may not send ENABLE_PUSH (RFC 9113 §6.5.2), and a client grants no streams.
-  size_t count = role == Role::kServer ? 2 : 3;
-  if (role == Role::kClient) settings[1] = {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0};
+  size_t count = role == Role::kServer ? 3 : 4;
+  if (role == Role::kClient) settings[2] = {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, count);
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
@@ -46,7 +51,10 @@ H2Codec::~H2Codec() { nghttp2_session_del(session_); }
 
 bool H2Codec::Receive(const char* data, size_t len) {
   ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
-  return n >= 0;
+  if (n >= 0) return true;
+  // A fatal error (e.g. a CONTINUATION flood): nghttp2 has not always queued its own GOAWAY.
+  nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+  return false;
 }
 
 bool H2Codec::Pull(std::string_view* out) {
@@ -83,7 +91,7 @@ int H2Codec::SubmitHeaders(int32_t stream, H2HeaderList* headers, bool end_strea
 }
 
 void H2Codec::Consume(int32_t stream, size_t len) {
-  if (len > 0) nghttp2_session_consume(session_, stream, len);
+  if (len > 0) nghttp2_session_consume_stream(session_, stream, len);
 }
 
 void H2Codec::Reset(int32_t stream, uint32_t error_code) {
@@ -105,6 +113,7 @@ int H2Codec::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
   if (frame->hd.type == NGHTTP2_HEADERS) {
     H2Codec* self = Self(user);
     self->head_.Clear();
+    self->header_bytes_ = 0;
     self->head_.major = 2;
     self->head_.minor = 0;
   }
@@ -114,7 +123,10 @@ int H2Codec::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* 
 int H2Codec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  HttpHead& head = Self(user)->head_;
+  H2Codec* self = Self(user);
+  self->header_bytes_ += namelen + valuelen + 32;
+  if (self->head_oversized()) return 0;  // counted, not kept
+  HttpHead& head = self->head_;
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   // nghttp2 has checked the block (RFC 9113 §8.3: pseudo-headers first, known, once each).
@@ -147,6 +159,10 @@ int H2Codec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
       if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         kind = HeadKind::kRequest;
       } else if (self->head_.status != 0) {
+        if (self->head_.status < 100 || self->head_.status > 599) {
+          self->Reset(stream, NGHTTP2_PROTOCOL_ERROR);  // not an HTTP status (RFC 9110 §15)
+          break;
+        }
         kind = self->head_.status < 200 ? HeadKind::kInformational : HeadKind::kResponse;
       } else {
         kind = HeadKind::kTrailers;
@@ -157,6 +173,9 @@ int H2Codec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* use
     }
     case NGHTTP2_DATA:
       if (end_stream) self->delegate_->OnEndStream(stream);
+      break;
+    case NGHTTP2_RST_STREAM:
+      self->delegate_->OnResetReceived(stream, frame->rst_stream.error_code);
       break;
     case NGHTTP2_GOAWAY:
       self->delegate_->OnGoaway(frame->goaway.last_stream_id, frame->goaway.error_code);
@@ -181,8 +200,9 @@ int H2Codec::OnFrameSent(nghttp2_session* session, const nghttp2_frame* frame, v
   return 0;
 }
 
-int H2Codec::OnDataChunk(nghttp2_session*, uint8_t, int32_t stream, const uint8_t* data, size_t len,
-                         void* user) {
+int H2Codec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, const uint8_t* data,
+                         size_t len, void* user) {
+  nghttp2_session_consume_connection(session, len);  // the stream's own window holds it back
   Self(user)->delegate_->OnData(stream, data, len);
   return 0;
 }

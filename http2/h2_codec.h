@@ -4,8 +4,13 @@
 // Delegate, and takes heads, bodies (pulled from the Delegate) and resets to send. No I/O: bytes
 // come in through Receive() and go out through Pull(), so the event loop stays with the caller.
 //
-// Flow control is the caller's: received DATA is not acknowledged until Consume() says the bytes
-// have left podrouter, so a peer never has more than a window in podrouter's buffers.
+// Flow control is the caller's, per stream: a stream's DATA is not acknowledged until Consume()
+// says the bytes have left podrouter, so a peer never has more than a stream window per stream in
+// podrouter's buffers. The connection's window is opened as DATA arrives: on a connection shared
+// by many clients' streams (to a pod), one client that stops reading must not stall the others.
+// Header lists are held to a size (RFC 9113 §6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE, counted as
+// RFC 7541 §4.1 does): a larger one is never accumulated (an HPACK "bomb" costs no memory) and is
+// reported through head_oversized().
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -29,8 +34,9 @@ class H2Codec {
   // Windows podrouter advertises: per stream and for the whole connection, in bytes.
   static constexpr int32_t kStreamWindow = 256 * 1024;
   static constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
-  // SETTINGS_MAX_CONCURRENT_STREAMS podrouter grants a client.
-  static constexpr uint32_t kMaxConcurrentStreams = 1000;
+  // SETTINGS_MAX_CONCURRENT_STREAMS podrouter grants a client (as HAProxy and NGINX, about
+  // 100): with a stream window each, what one client connection can make podrouter hold.
+  static constexpr uint32_t kMaxConcurrentStreams = 100;
 
   // How a body pulled by ReadBody ends.
   struct BodyEnd {
@@ -52,19 +58,26 @@ class H2Codec {
     virtual void OnStreamClose(int32_t stream, uint32_t error_code) = 0;
     // The peer's GOAWAY: streams above `last_stream` will be closed as refused.
     virtual void OnGoaway(int32_t /*last_stream*/, uint32_t /*error_code*/) {}
+    // The peer reset `stream` (RST_STREAM received; OnStreamClose follows).
+    virtual void OnResetReceived(int32_t /*stream*/, uint32_t /*error_code*/) {}
     // Body bytes for `stream`, at most `len`, into `buf`: the count, or 0 with end->eof, or
     // kDeferred when none are ready (ResumeData() when there are).
     virtual ssize_t ReadBody(int32_t stream, uint8_t* buf, size_t len, BodyEnd* end) = 0;
   };
   static constexpr ssize_t kDeferred = NGHTTP2_ERR_DEFERRED;
 
-  H2Codec(Role role, Delegate* delegate);
+  // The largest header list nghttp2 can send again as one block: heads bigger than this cannot be
+  // relayed to HTTP/2 peers, so no codec accepts one.
+  static constexpr size_t kMaxHeaderList = 60 * 1024;
+
+  // `max_header_list`: the largest header list accepted from the peer (at most kMaxHeaderList).
+  H2Codec(Role role, Delegate* delegate, size_t max_header_list = kMaxHeaderList);
   ~H2Codec();
   H2Codec(const H2Codec&) = delete;
   H2Codec& operator=(const H2Codec&) = delete;
 
-  // Feeds the peer's bytes. Returns false on a connection error (nghttp2 has queued a GOAWAY:
-  // Pull() what is left, then close).
+  // Feeds the peer's bytes. Returns false on a connection error: a GOAWAY is queued and nothing
+  // more is read; Pull() what is left, then close.
   bool Receive(const char* data, size_t len);
   // The next bytes to write (empty when nothing is due); valid until the next call. Returns false
   // on a fatal error.
@@ -82,13 +95,13 @@ class H2Codec {
   void ResumeData(int32_t stream) { nghttp2_session_resume_data(session_, stream); }
   // `len` bytes of `stream`'s DATA have left podrouter: the peer may send as many again.
   void Consume(int32_t stream, size_t len);
-  // Unacknowledged bytes of a stream that closed before they were consumed: the connection's
-  // window gets them back.
-  void ConsumeConnection(size_t len) { nghttp2_session_consume_connection(session_, len); }
   void Reset(int32_t stream, uint32_t error_code);
   // Server: a graceful GOAWAY (RFC 9113 §6.8: the last stream id processed), new streams refused.
   void Goaway(uint32_t error_code);
   void Ping();
+  // Server: the first GOAWAY of a graceful shutdown (RFC 9113 §6.8: last stream id 2^31-1): the
+  // client opens no more streams here, those in flight are still taken.
+  void ShutdownNotice() { nghttp2_submit_shutdown_notice(session_); }
   void* stream_data(int32_t stream) const {
     return nghttp2_session_get_stream_user_data(session_, stream);
   }
@@ -99,6 +112,9 @@ class H2Codec {
   uint32_t peer_max_concurrent_streams() const;
   // Client: true once the server's first SETTINGS has arrived.
   bool peer_settings_received() const { return settings_received_; }
+  // Inside Delegate::OnHead: the block was larger than the limit, and `head` holds only its
+  // start (requests: answer 431; responses: the pod's answer is refused).
+  bool head_oversized() const { return header_bytes_ > max_header_list_; }
 
  private:
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
@@ -117,6 +133,8 @@ class H2Codec {
   Delegate* delegate_;
   nghttp2_session* session_ = nullptr;
   HttpHead head_;  // the header block being received (blocks never interleave, §4.3)
+  size_t max_header_list_;
+  size_t header_bytes_ = 0;  // of the block being received, as RFC 7541 §4.1 counts
   H2HeaderList headers_;
   bool settings_received_ = false;
 };

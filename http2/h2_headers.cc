@@ -9,11 +9,13 @@ namespace {
 using namespace std::string_view_literals;
 
 // Every header a proxy forwards (RFC 9113 §8.2.2): not connection-specific, `te` only as
-// "trailers", and not Host (which became :authority).
-void AddForwarded(const HttpHead& head, H2HeaderList* out) {
+// "trailers" in a request, and not Host (which became :authority).
+void AddForwarded(const HttpHead& head, bool request, H2HeaderList* out) {
   for (const HttpHeader& h : head.headers()) {
     if (EqualsIgnoreCase(h.name, "te"sv)) {
-      if (EqualsIgnoreCase(TrimOws(h.value), "trailers"sv)) out->Add("te"sv, "trailers"sv);
+      if (request && EqualsIgnoreCase(TrimOws(h.value), "trailers"sv)) {
+        out->Add("te"sv, "trailers"sv);
+      }
       continue;
     }
     if (EqualsIgnoreCase(h.name, "host"sv) || IsHopByHop(head, h.name)) continue;
@@ -57,7 +59,7 @@ void ToH2Request(const HttpHead& request, std::string_view scheme, H2HeaderList*
   const std::string* host = request.Find("host"sv);
   out->Add(":authority"sv, host ? std::string_view(*host) : "localhost"sv);
   out->Add(":path"sv, request.url.empty() ? "/"sv : std::string_view(request.url));
-  AddForwarded(request, out);
+  AddForwarded(request, true, out);
 }
 
 void ToH2Response(const HttpHead& response, H2HeaderList* out) {
@@ -66,12 +68,18 @@ void ToH2Response(const HttpHead& response, H2HeaderList* out) {
                     static_cast<char>('0' + response.status / 10 % 10),
                     static_cast<char>('0' + response.status % 10), 0};
   out->Add(":status"sv, std::string_view(status, 3));
-  AddForwarded(response, out);
+  AddForwarded(response, false, out);
 }
 
 void ToH2Trailers(const HttpHead& trailers, H2HeaderList* out) {
   out->Clear();
-  AddForwarded(trailers, out);
+  AddForwarded(trailers, false, out);
+}
+
+size_t H2HeaderListSize(const HttpHead& head) {
+  size_t n = 4 * 32 + head.method.size() + head.url.size() + 32;  // pseudo-headers
+  for (const HttpHeader& h : head.headers()) n += h.name.size() + h.value.size() + 32;
+  return n;
 }
 
 bool IsGrpc(const HttpHead& request) {

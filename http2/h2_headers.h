@@ -42,6 +42,10 @@ void ToH2Response(const HttpHead& response, H2HeaderList* out);
 // Trailer fields as HTTP/2 (no pseudo-headers).
 void ToH2Trailers(const HttpHead& trailers, H2HeaderList* out);
 
+// The size of `head` as an HTTP/2 header list (RFC 7541 §4.1: name + value + 32 per field, the
+// pseudo-headers included), to compare with H2Codec::kMaxHeaderList.
+size_t H2HeaderListSize(const HttpHead& head);
+
 // True when the request is a gRPC call: content-type "application/grpc", alone or followed by
 // '+' or ';' (case-insensitive).
 bool IsGrpc(const HttpHead& request);

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -319,7 +320,10 @@ class GrpcPodConnections(GrpcBed):
         self.assertLessEqual(opened, 8)
 
     def test_a_frozen_pod_is_noticed_by_ping_on_an_idle_connection(self):
-        r = self.start()
+        # The PING interval is the listener's idle timeout (gRPC pods tolerate one PING per 5
+        # minutes of silence by default; short here). The pod connection's own idle close
+        # (30 s) comes later, and the log tells the two apart.
+        r = self.start(timeouts={"idle": "3s"})
         key = self.key_owned_by(2)
         self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-2")
         self.assertEqual(metric(r.metrics(), "podrouter_upstream_http2_connections",
@@ -327,7 +331,7 @@ class GrpcPodConnections(GrpcBed):
         pod = self.grpc_pods["mydb-2"].proc
         pod.send_signal(signal.SIGSTOP)  # the connection stays open, the pod answers nothing
         try:
-            # PING after 10 s of silence, dead 5 s later.
+            # PING after 3 s of silence, dead 5 s later.
             wait_for(lambda: metric(r.metrics(), "podrouter_upstream_http2_connections",
                                     service="mydb", pod="mydb-2") == 0,
                      timeout=40, interval=0.5, what="the silent connection to be closed")
@@ -378,3 +382,29 @@ class Http1ClientsToHttp2Pods(GrpcBed):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GrpcSharedConnection(GrpcBed):
+    def test_a_client_that_never_reads_does_not_stall_other_clients_of_its_pod(self):
+        import h2frames as h2
+        r = self.start()
+        key = self.key_owned_by(0)
+        self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-0")
+        # A client that grants no window opens 24 server streams of 6.5 MB each on mydb-0: more
+        # than the shared pod connection's window (4 MiB) waits in podrouter for it.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(h2.PREFACE + h2.settings(initial_window_size=0))
+            request = grpc_frame(b"100 65536")
+            for i in range(24):
+                stream = 2 * i + 1
+                block = h2.request_block(f"/{SERVICE}/Stream", method="POST", extra=(
+                    ("content-type", "application/grpc"), ("te", "trailers"),
+                    ("x-tenant-id", key)))
+                s.sendall(h2.frame(h2.HEADERS, h2.END_HEADERS, stream, block) +
+                          h2.frame(h2.DATA, h2.END_STREAM, stream, request))
+            time.sleep(2)  # the pod fills every window it is given
+            # Other clients of the same pod are served while that one holds on.
+            for _ in range(3):
+                self.assertEqual(gc.run(self.target, "who", "--key", key, "--timeout", "5"),
+                                 "mydb-0")
+        self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-0")

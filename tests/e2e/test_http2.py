@@ -12,7 +12,8 @@ import os
 import unittest
 
 from shardmap import owner
-from testbed import TestBed, connect, free_port, metric, raw_exchange, wait_for
+import h2frames as h2
+from testbed import TestBed, connect, free_port, metric, raw_exchange, rss_kib, wait_for
 
 N_PODS = 3
 CURL = shutil.which("curl") or "/usr/bin/curl"
@@ -166,3 +167,49 @@ class Http2ToHttp1Pods(Http2Bed):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Http2Abuse(Http2Bed):
+    """What no well-behaved client sends, as raw frames (h2frames.py)."""
+
+    def open(self):
+        s = connect(self.port, timeout=5)
+        s.sendall(h2.PREFACE + h2.settings())
+        return s
+
+    def test_an_hpack_bomb_is_431_and_costs_no_memory(self):
+        r = self.start({"ordinal": 0})
+        # One 4000-byte header enters the HPACK table, then 20,000 one-byte references to it:
+        # 80 MB of headers from 20 KB on the wire.
+        block = h2.request_block("/bomb") + h2.literal("x-big", "b" * 4000, index=True)
+        refs = h2.indexed(62) * 20000
+        with self.open() as s:
+            s.sendall(h2.frame(h2.HEADERS, 0, 1, block))
+            for i in range(0, len(refs), 8000):
+                last = i + 8000 >= len(refs)
+                s.sendall(h2.frame(h2.CONTINUATION, h2.END_HEADERS if last else 0, 1,
+                                   refs[i:i + 8000]))
+            frames, _ = h2.read_frames(s, until_type=h2.HEADERS)
+        self.assertIn(h2.HEADERS, [f[0] for f in frames])
+        m = r.metrics()
+        self.assertEqual(metric(m, "podrouter_route_failures_total", listener="h2",
+                                reason="headers_too_large"), 1)
+        self.assertEqual(metric(m, "podrouter_http_requests_total", listener="h2", pod="mydb-0",
+                                code=431) + metric(m, "podrouter_http_requests_total",
+                                                   listener="h2", pod="none", code=431), 1)
+        self.assertLess(rss_kib(r.proc.pid), 200 * 1024)
+        status, _, _ = curl_h2(self.url("/x"))  # others are served
+        self.assertEqual(status, 200)
+
+    def test_a_continuation_flood_is_a_goaway_and_a_close(self):
+        r = self.start({"ordinal": 0})
+        with self.open() as s:
+            s.sendall(h2.frame(h2.HEADERS, 0, 1, h2.request_block("/flood")))
+            for _ in range(20):
+                s.sendall(h2.frame(h2.CONTINUATION, 0, 1, h2.literal("x-a", "1")))
+            frames, closed = h2.read_frames(s)
+        self.assertIn(h2.GOAWAY, [f[0] for f in frames])
+        self.assertTrue(closed, "the connection stayed open")
+        self.assertEqual(r.logs().count("event=http2_protocol_error"), 1)
+        status, _, _ = curl_h2(self.url("/x"))
+        self.assertEqual(status, 200)

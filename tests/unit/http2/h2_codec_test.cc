@@ -194,3 +194,33 @@ TEST_F(CodecPair, GarbageIsAConnectionErrorEndingInGoaway) {
 
 }  // namespace
 }  // namespace podrouter
+
+namespace podrouter {
+namespace {
+
+TEST_F(CodecPair, AStreamNobodyReadsDoesNotStallTheConnectionsOtherStreams) {
+  server_peer.auto_consume = false;
+  int32_t stuck = client.SubmitRequest(Request("POST", "/stuck"), true, nullptr);
+  client_peer.streams[stuck].outgoing.assign(1 << 20, 's');
+  client_peer.streams[stuck].outgoing_end = false;
+  Pump();
+  ASSERT_EQ(server_peer.streams[stuck].data.size(), static_cast<size_t>(H2Codec::kStreamWindow));
+  // Another stream moves more than a connection window while the first is never consumed.
+  int32_t moving = client.SubmitRequest(Request("POST", "/moving"), true, nullptr);
+  client_peer.streams[moving].outgoing_end = false;
+  const size_t total = 2 * static_cast<size_t>(H2Codec::kConnectionWindow);
+  size_t consumed = 0;
+  for (size_t sent = 0; sent < total; sent += 64 * 1024) {
+    client_peer.streams[moving].outgoing.assign(64 * 1024, 'm');
+    client.ResumeData(moving);
+    Pump();
+    server.Consume(moving, server_peer.streams[moving].data.size() - consumed);
+    consumed = server_peer.streams[moving].data.size();
+    Pump();
+  }
+  EXPECT_EQ(server_peer.streams[moving].data.size(), total);
+  EXPECT_EQ(server_peer.streams[stuck].data.size(), static_cast<size_t>(H2Codec::kStreamWindow));
+}
+
+}  // namespace
+}  // namespace podrouter
