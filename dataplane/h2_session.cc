@@ -64,17 +64,15 @@ void H2Session::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) 
 
 void H2Session::Receive(const char* data, size_t len) {
   last_activity_ = uv_now(worker_->loop);
+  if (lingering_) return;  // the connection is ending: what the client still sends is dropped
   if (!codec_.Receive(data, len)) {
     LOG_WARN(
         "c=%lu listener=%s event=http2_protocol_error note=\"the client broke HTTP/2; "
         "closing after GOAWAY\"",
         id(), metrics_->name.c_str());
     metrics_->Failure(metrics::RouteFailure::kBadRequest).Increment();
-    // Nothing more is read: the GOAWAY goes out, then the connection closes.
-    if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&down_));
-    reading_ = false;
-    Flush();
-    Close("http2_protocol_error", false);
+    Flush();  // the GOAWAY, then the lingering close
+    Linger();
     return;
   }
   ScheduleFlush();
@@ -113,8 +111,23 @@ void H2Session::Flush() {
   const bool done = !codec_.want_read() && !codec_.want_write();
   if ((done || (final_goaway_ && streams_.empty() && !codec_.want_write())) &&
       writer_.unsent() == 0) {
-    Close("done", false);
+    Linger();
   }
+}
+
+void H2Session::Linger() {
+  if (lingering_ || closed_) return;
+  lingering_ = true;
+  // A close with unread bytes in the socket is a reset, which can destroy the GOAWAY still in
+  // flight: so FIN first, then read and drop until the client closes, for at most kLingerMs.
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&down_),
+                  [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+    delete req;
+    Close("done", false);
+    return;
+  }
+  ArmTimer(uv_now(worker_->loop) + kLingerMs);
 }
 
 uint32_t H2Session::OnHead(int32_t stream, H2Codec::HeadKind kind, HttpHead& head, bool end) {
@@ -194,6 +207,10 @@ void H2Session::ArmTimer(uint64_t due) {
 void H2Session::OnTimer(uv_timer_t* timer) {
   auto* s = static_cast<H2Session*>(timer->data);
   s->timer_due_ = 0;
+  if (s->lingering_) {
+    s->Close("done", false);
+    return;
+  }
   const uint64_t now = uv_now(s->worker_->loop);
   std::vector<H2Stream*> expired;
   uint64_t next = 0;

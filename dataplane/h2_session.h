@@ -75,6 +75,9 @@ class H2Session : public Session,
   void UpdateStreamGauge();  // once per flush, not per stream: the gauge is an atomic
   // The timer is due at the earliest stream deadline, or at the idle timeout without streams.
   void ArmTimer(uint64_t due);
+  // The end of a connection nghttp2 is done with (after the last GOAWAY): FIN, then drop what
+  // the client still sends until it closes or kLingerMs pass, then close.
+  void Linger();
   void Close(const char* reason, bool reset);
   H2Stream* Find(int32_t stream);
 
@@ -95,7 +98,9 @@ class H2Session : public Session,
   uint64_t last_activity_ = 0;
   uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not armed
   bool reading_ = false;
-  bool draining_ = false;      // a GOAWAY is out: close once the streams are done
+  bool draining_ = false;  // a GOAWAY is out: close once the streams are done
+  bool lingering_ = false;
+  static constexpr uint64_t kLingerMs = 1000;
   bool final_goaway_ = false;  // the GOAWAY with the last stream id processed went out
   uint64_t notice_at_ = 0;     // loop time of the drain's first GOAWAY
   // Between the drain's two GOAWAYs: a stream the client sent before it saw the first is taken.

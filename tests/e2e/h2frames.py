@@ -73,6 +73,8 @@ def read_frames(sock, until_type=None, limit=1 << 20):
                 buf = buf[9 + length:]
                 if until_type is not None and f[0] == until_type:
                     return frames, False
-    except OSError:
+    except ConnectionResetError:
+        return frames, True
+    except OSError:  # the socket's timeout
         pass
     return frames, False
