@@ -44,13 +44,6 @@ const char* ErrorWord(RouteFailure reason) {
                                                 : metrics::ToString(reason);
 }
 
-bool IsIdempotent(std::string_view method) {
-  for (std::string_view m : {"GET"sv, "HEAD"sv, "PUT"sv, "DELETE"sv, "OPTIONS"sv, "TRACE"sv}) {
-    if (method == m) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void H2Stream::Begin(int32_t id) {
@@ -91,7 +84,7 @@ void H2Stream::OnRequestHead(HttpHead& head, bool end_stream) {
   x_.request_end = end_stream;
   x_.grpc = IsGrpc(request_);
   x_.head_method = request_.method == "HEAD"sv;
-  x_.idempotent = IsIdempotent(request_.method);
+  x_.idempotent = IsIdempotentMethod(request_.method);
   const config::Listener& config = x_.listener->config;
   const uint64_t now = uv_now(worker->loop);
   uint64_t head_wait = static_cast<uint64_t>(config.timeouts.request.count());

@@ -32,15 +32,6 @@ bool HasToken(const std::string* list, std::string_view token) {
   return false;
 }
 
-// RFC 9110 §9.2.2: the methods a proxy may send twice. Others are retried only when provably
-// none of their bytes reached the pod.
-bool IsIdempotent(std::string_view method) {
-  for (std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}) {
-    if (method == m) return true;
-  }
-  return false;
-}
-
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept for a retry on a stale connection
 constexpr size_t kKeptReplay = 8 * 1024;  // replay storage an idle connection keeps
 
@@ -254,7 +245,7 @@ bool HttpSession::OnHead(HttpHead& head, std::string*) {
   }
   req_.endpoint = route.endpoint;
   req_.chunked = parser_.framing().body == BodyFraming::kChunked;
-  req_.idempotent = IsIdempotent(head.method);
+  req_.idempotent = IsIdempotentMethod(head.method);  // others: retried only when unsent
   // Nothing goes to the pod yet: llhttp has the last word on the head (OnHeadAccepted).
   return true;
 }

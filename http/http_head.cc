@@ -64,6 +64,14 @@ int HexValue(char c) {
 
 }  // namespace
 
+bool IsIdempotentMethod(std::string_view method) {
+  using namespace std::string_view_literals;
+  for (std::string_view m : {"GET"sv, "HEAD"sv, "PUT"sv, "DELETE"sv, "OPTIONS"sv, "TRACE"sv}) {
+    if (method == m) return true;
+  }
+  return false;
+}
+
 bool IsHopByHop(const HttpHead& head, std::string_view name) {
   const std::string* connection = head.Find(std::string_view("connection"));
   return IsFixedHopByHop(name) || (connection && InTokenList(*connection, name));

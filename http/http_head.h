@@ -54,6 +54,9 @@ enum class BodyFraming {
 // lists), which a proxy does not forward and HTTP/2 forbids (RFC 9113 §8.2.2).
 bool IsHopByHop(const HttpHead& head, std::string_view name);
 
+// RFC 9110 §9.2.2: the methods a proxy may send twice (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
+bool IsIdempotentMethod(std::string_view method);
+
 // Request head for a pod: always HTTP/1.1 with keep-alive; hop-by-hop headers dropped;
 // `upgrade` keeps Upgrade and sends Connection: upgrade.
 void SerializeRequestHead(const HttpHead& request, BodyFraming framing, bool upgrade,
