@@ -2,6 +2,7 @@
 #include "dataplane/h2_stream.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "base/log.h"
@@ -65,20 +66,15 @@ void H2Stream::OnRequestHead(HttpHead& head, bool end_stream) {
   request_.url = head.url;
   request_.major = 2;
   request_.minor = 0;
-  std::string* cookie = nullptr;
+  // RFC 9113 §8.2.3: cookie fields may arrive split; an HTTP/1.1 pod needs them as one. (An
+  // index, not a pointer: adding headers may move the slots.)
+  size_t cookie = SIZE_MAX;
   for (const HttpHeader& h : head.headers()) {
-    // RFC 9113 §8.2.3: cookie fields may arrive split; an HTTP/1.1 pod needs them as one.
-    if (h.name == "cookie"sv) {
-      if (cookie) {
-        cookie->append("; "sv).append(h.value);
-        continue;
-      }
-      HttpHeader& c = request_.AddHeader();
-      c.name = h.name;
-      c.value = h.value;
-      cookie = &c.value;
+    if (h.name == "cookie"sv && cookie != SIZE_MAX) {
+      request_.headers()[cookie].value.append("; "sv).append(h.value);
       continue;
     }
+    if (h.name == "cookie"sv) cookie = request_.headers().size();
     request_.AddHeader(h.name, h.value);
   }
   x_.request_end = end_stream;

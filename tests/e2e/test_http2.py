@@ -213,3 +213,20 @@ class Http2Abuse(Http2Bed):
         self.assertEqual(r.logs().count("event=http2_protocol_error"), 1)
         status, _, _ = curl_h2(self.url("/x"))
         self.assertEqual(status, 200)
+
+
+class Http2Cookies(Http2Bed):
+    def test_split_cookie_fields_reach_an_http1_pod_as_one_header(self):
+        self.start({"ordinal": 1})
+        # nghttp sends each cookie crumb as its own field (RFC 9113 §8.2.3); many other headers
+        # between them make podrouter's header slots grow while it joins them.
+        args = []
+        for i in range(3):
+            args += ["-H", f"cookie: c{i}=v{i}"]
+            args += [a for j in range(12) for a in ("-H", f"x-fill-{i}-{j}: {'f' * 40}")]
+        out = subprocess.run([NGHTTP, "-v", *args, self.url("/anything")], capture_output=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        seen = re.findall(r"recv \(stream_id=\d+\) x-seen-cookie: (.*)$",
+                          out.stdout.decode(), re.M)
+        self.assertEqual(seen, ["c0=v0; c1=v1; c2=v2"])
