@@ -95,6 +95,20 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def load_rows(labels, loads, prefix=""):
+    """The table rows every request load reports: (row label, result key, format) for requests/s,
+    p50, p99, CPU per request and RSS of each load in `loads`; `labels`: load -> its label."""
+    out = []
+    for load in loads:
+        label = labels[load]
+        out += [(f"{label}: requests/s", f"{prefix}{load}_rps", "{:.0f}"),
+                (f"{label}: p50 ms", f"{prefix}{load}_p50", "{:.3f}"),
+                (f"{label}: p99 ms", f"{prefix}{load}_p99", "{:.3f}"),
+                (f"{label}: CPU µs/request", f"{prefix}{load}_cpu", "{:.1f}"),
+                (f"{label}: RSS under load KiB", f"{prefix}{load}_rss", "{:.0f}")]
+    return out
+
+
 def table(title, paths, rows, results, baseline="haproxy", subject="podrouter"):
     """Markdown table: one row per metric, one column per path, then subject / baseline."""
     lines = [title, "", "| metric | " + " | ".join(paths) + f" | {subject} / {baseline} |",

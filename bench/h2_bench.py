@@ -385,15 +385,7 @@ def run(rounds, seconds, workers=1, loads=tuple(LOADS), want=ALL_PATHS, podroute
 
 
 def rows(loads=tuple(LOADS), prefix=""):
-    out = []
-    for load in loads:
-        label = LOADS[load][0]
-        out += [(f"{label}: requests/s", f"{prefix}{load}_rps", "{:.0f}"),
-                (f"{label}: p50 ms", f"{prefix}{load}_p50", "{:.3f}"),
-                (f"{label}: p99 ms", f"{prefix}{load}_p99", "{:.3f}"),
-                (f"{label}: CPU µs/request", f"{prefix}{load}_cpu", "{:.1f}"),
-                (f"{label}: RSS under load KiB", f"{prefix}{load}_rss", "{:.0f}")]
-    return out
+    return benchlib.load_rows({k: v[0] for k, v in LOADS.items()}, loads, prefix)
 
 
 # ---- --strace: syscalls per request ----

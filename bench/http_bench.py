@@ -29,8 +29,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import (PODROUTER, cpu_seconds, emit, fd_limit, port_open, rss_kib, start, stop_all,
-                      table)
+from benchlib import (PODROUTER, cpu_seconds, emit, fd_limit, load_rows, port_open, rss_kib, start,
+                      stop_all, table)
 from testbed import Dnsmasq, free_port, wait_for
 
 PODS = {"web-0": "127.0.1.1", "web-1": "127.0.1.2", "web-2": "127.0.1.3"}
@@ -244,15 +244,7 @@ def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
 
 
 def rows(loads=("small", "close", "64k")):
-    out = []
-    for load in loads:
-        label = LOADS[load][0]
-        out += [(f"{label}: requests/s", f"{load}_rps", "{:.0f}"),
-                (f"{label}: p50 ms", f"{load}_p50", "{:.3f}"),
-                (f"{label}: p99 ms", f"{load}_p99", "{:.3f}"),
-                (f"{label}: CPU µs/request", f"{load}_cpu", "{:.1f}"),
-                (f"{label}: RSS under load KiB", f"{load}_rss", "{:.0f}")]
-    return out
+    return load_rows({k: v[0] for k, v in LOADS.items()}, loads)
 
 
 def main():

@@ -355,13 +355,17 @@ class GrpcDrain(GrpcBed):
 
 
 class Http1ClientsToHttp2Pods(GrpcBed):
+    @staticmethod
+    def who_over_http1(key, extra=""):
+        """A gRPC Who call written as an HTTP/1.1 request (`extra`: more header lines)."""
+        body = grpc_frame(b"")
+        return (f"POST /{SERVICE}/Who HTTP/1.1\r\nHost: mydb\r\nContent-Type: application/grpc\r\n"
+                f"TE: trailers\r\nx-tenant-id: {key}\r\nContent-Length: {len(body)}\r\n"
+                f"{extra}\r\n").encode() + body
+
     def test_an_http1_request_becomes_a_stream_and_trailers_a_chunked_trailer(self):
         self.start()
-        key = self.key_owned_by(2)
-        body = grpc_frame(b"")
-        wire = (f"POST /{SERVICE}/Who HTTP/1.1\r\nHost: mydb\r\nContent-Type: application/grpc\r\n"
-                f"TE: trailers\r\nx-tenant-id: {key}\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
+        wire = self.who_over_http1(self.key_owned_by(2))
         reply = raw_exchange(self.port, wire, until=b"\r\n\r\n0\r\n", timeout=10)
         self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
         self.assertIn(b"transfer-encoding: chunked", reply.lower())
@@ -369,11 +373,7 @@ class Http1ClientsToHttp2Pods(GrpcBed):
 
     def test_trailers_arrive_after_the_last_chunk(self):
         self.start()
-        key = self.key_owned_by(0)
-        body = grpc_frame(b"")
-        wire = (f"POST /{SERVICE}/Who HTTP/1.1\r\nHost: mydb\r\nContent-Type: application/grpc\r\n"
-                f"TE: trailers\r\nx-tenant-id: {key}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n").encode() + body
+        wire = self.who_over_http1(self.key_owned_by(0), "Connection: close\r\n")
         reply = raw_exchange(self.port, wire, timeout=10)
         head, _, rest = reply.partition(b"\r\n\r\n")
         self.assertIn(b"mydb-0", rest)
