@@ -6,7 +6,8 @@ module imports anywhere; the gRPC work itself runs in /usr/bin/python3, Debian's
 Every call has a deadline and every loop is bounded. Exit status 0 unless noted.
 
   grpc_client.py --target HOST:PORT [--header NAME] COMMAND ...     (--header: x-tenant-id)
-    who [--key K] [--metadata]     the pod's name; --metadata: JSON {pod, initial, trailing}
+    who [--key K] [--metadata]     the pod's name; --metadata: JSON {pod, initial, trailing};
+                                   a failed call: "<STATUS NAME> <details>", exit 4
     keys N [--seed S]              N Who calls with random keys over ONE channel (one HTTP/2
                                    connection); JSON {key: pod}
     echo TEXT [--key K]            the echoed bytes
@@ -301,9 +302,13 @@ def main():
     status = 0
     with channel(args.target) as ch:
         if args.cmd == "who":
-            pod, initial, trailing = who(ch, **kw)
-            print(json.dumps({"pod": pod, "initial": initial, "trailing": trailing})
-                  if args.metadata else pod)
+            try:
+                pod, initial, trailing = who(ch, **kw)
+                print(json.dumps({"pod": pod, "initial": initial, "trailing": trailing})
+                      if args.metadata else pod)
+            except __import__("grpc").RpcError as e:
+                print(f"{e.code().name} {e.details()}")
+                status = 4
         elif args.cmd == "keys":
             rnd = random.Random(args.seed)
             result = {}

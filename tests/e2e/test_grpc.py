@@ -249,10 +249,19 @@ class GrpcPodLifecycle(GrpcBed):
         old = self.start_pod("mydb-0", "127.0.1.1")
         old.stop()
         result = json.loads(gc.finish(load, timeout=60))
-        self.assertEqual(set(k for k in result if k != "pods"), {"OK"}, result)
+        m = r.metrics()
+        # grpcio's stop() cancels the calls that reach it after the stop began and before its
+        # GOAWAY reached podrouter (the tools' own check sees the same without a proxy). Such a
+        # call is the pod's CANCELLED, passed through and counted as the pod's reset or status 1;
+        # podrouter itself fails none.
+        cancelled_by_pod = (
+            metric(m, "podrouter_upstream_http2_resets_total", service="mydb", pod="mydb-0")
+            + metric(m, "podrouter_grpc_requests_total", listener="grpc", pod="mydb-0",
+                     grpc_status=1))
+        self.assertEqual(set(k for k in result if k not in ("pods", "CANCELLED")), {"OK"}, result)
+        self.assertLessEqual(result.get("CANCELLED", 0), cancelled_by_pod, result)
         self.assertGreater(result["OK"], 50)
         self.assertGreater(result["pods"].get("mydb-0", 0), 0)
-        m = r.metrics()
         self.assertGreaterEqual(metric(m, "podrouter_upstream_http2_goaways_total",
                                        service="mydb", pod="mydb-0"), 1)
 
