@@ -27,6 +27,10 @@ std::string Rfc3339(int64_t ms) {
   return text;
 }
 
+// How long the config directory must be quiet before the file is read: one kubelet update is a
+// burst of events within a millisecond or two; an editor's save, a few.
+constexpr uint64_t kConfigDebounceMs = 200;
+
 // Which bind a listener's sockets belong to: a reload keeps sockets whose key is unchanged.
 std::string BindKey(const config::Listener& l) { return l.bind.ToString(); }
 
@@ -73,7 +77,16 @@ bool Server::Start(config::Config config, std::string* error) {
       &sigint_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->Drain("SIGINT"); },
       SIGINT);
   uv_signal_start(
-      &sighup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->Reload(); }, SIGHUP);
+      &sighup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->Reload("SIGHUP"); },
+      SIGHUP);
+  // A ConfigMap edit reaches the file, not a signal: it reloads the same way.
+  std::string watch_error;
+  watch_ = ConfigWatch::Start(
+      loop_, config_path_, kConfigDebounceMs, [this] { Reload("config_changed"); }, &watch_error);
+  if (!watch_) {
+    LOG_WARN("event=config_watch_failed error=\"%s\" note=\"reload with SIGHUP\"",
+             watch_error.c_str());
+  }
   uv_timer_init(loop_, &drain_timer_);
   uv_timer_init(loop_, &quiet_timer_);
   drain_timer_.data = quiet_timer_.data = this;
@@ -175,9 +188,10 @@ bool Server::Apply(config::Config next, std::string* error) {
   return true;
 }
 
-void Server::Reload() {
+void Server::Reload(const char* trigger) {
   if (draining_) return;
-  LOG_INFO("event=reload_requested config=%s", config_path_.c_str());
+  LOG_INFO("event=reload_requested trigger=%s config=%s", trigger, config_path_.c_str());
+  if (watch_) watch_->Seen();
   config::LoadResult loaded = config::LoadConfigFile(config_path_);
   std::string error;
   if (loaded.config && !(loaded.config->admin_bind == config_.admin_bind)) {
@@ -275,6 +289,7 @@ void Server::Shutdown() {
   services_.clear();
   if (dns_) DnsClient::Close(std::move(dns_));
   if (admin_) AdminServer::Close(std::move(admin_));
+  if (watch_) ConfigWatch::Close(std::move(watch_));
   StopLoops();
   for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);

@@ -1,6 +1,7 @@
 // Server ties the parts of a running podrouter together and owns their lifecycle:
 //
-//            SIGHUP: Apply(new config)        SIGTERM/SIGINT: Drain() (keep serving until
+//   SIGHUP or a changed config file
+//   (ConfigWatch): Apply(new config)          SIGTERM/SIGINT: Drain() (keep serving until
 //                         │                    quiet), FinishDrain(), then Shutdown()
 //                         │                                │
 //   Server ── DnsClient ◄─┼── ServiceResolver (per service) ── EndpointSnapshot ──┐
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "app/admin_server.h"
+#include "app/config_watch.h"
 #include "app/worker_loop.h"
 #include "config/config.h"
 #include "dataplane/listener.h"
@@ -44,7 +46,9 @@ class Server {
 
  private:
   bool Apply(config::Config next, std::string* error);
-  void Reload();
+  // Loads the config file again and applies it; `trigger` names the cause in the log (SIGHUP,
+  // config_changed). A bad file is logged and counted, and the running config kept.
+  void Reload(const char* trigger);
   // First signal: /ready turns 503 and everything keeps serving (new connections too) until no
   // client connection has been open for drain_quiet, or drain_timeout runs out. Second: abort.
   void Drain(const char* signal);
@@ -69,6 +73,7 @@ class Server {
   std::map<std::string, std::shared_ptr<ServiceResolver>> services_;  // by service id
   std::map<std::string, std::string> binds_;  // listener name by running bind address
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<ConfigWatch> watch_;  // null when the directory cannot be watched
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t drain_timer_;
   uv_timer_t quiet_timer_;

@@ -1,6 +1,8 @@
 """End-to-end: the process around the routes — drain and reload (SIGTERM, SIGHUP), the admin
 endpoints, and the command line — through the real binary, dnsmasq and pod processes."""
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +43,69 @@ class Lifecycle(TestBed):
         self.assertIn("event=reload_failed", r.logs())
         self.assertIn("podrouter.yaml:", r.logs())  # the parse error names the file
         held.close()
+
+    def test_a_configmap_update_reloads_without_a_signal(self):
+        """The kubelet's way of updating a mounted ConfigMap: the files go to a new timestamped
+        directory, a `..data_tmp` link to it is renamed over `..data`, the old directory goes.
+        podrouter.yaml itself is a link to ..data/podrouter.yaml and never changes."""
+        volume = os.path.join(self.tmp, "configmap")
+        os.mkdir(volume)
+        generation = [0]
+
+        def kubelet_update(config):
+            generation[0] += 1
+            stamp = f"..2026_11_30_01_00_00.{generation[0]:09d}"
+            os.mkdir(os.path.join(volume, stamp))
+            with open(os.path.join(volume, stamp, "podrouter.yaml"), "w") as f:
+                f.write(json.dumps(config) if isinstance(config, dict) else config)
+            os.symlink(stamp, os.path.join(volume, "..data_tmp"))
+            old = os.readlink(os.path.join(volume, "..data")) if generation[0] > 1 else None
+            os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
+            if old:
+                shutil.rmtree(os.path.join(volume, old))
+
+        r = self.router(self.config(0), start=False)
+        config = lambda ordinal: dict(self.config(ordinal),
+                                      admin={"bind": f"127.0.0.1:{r.admin_port}"})
+        kubelet_update(config(0))
+        os.symlink("..data/podrouter.yaml", os.path.join(volume, "podrouter.yaml"))
+        r.path = os.path.join(volume, "podrouter.yaml")
+        r.start()
+        reloads = lambda result: metric(r.metrics(), "podrouter_config_reloads_total",
+                                        result=result)
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-0 "))
+
+        kubelet_update(config(1))
+        wait_for(lambda: reloads("ok") == 1, what="the update reloaded")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))
+        self.assertIn("event=reload_requested trigger=config_changed", r.logs())
+
+        kubelet_update("listeners: [\n  bad yaml")  # a bad edit: logged, counted, config kept
+        wait_for(lambda: reloads("error") == 1, what="the bad edit counted")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))
+        self.assertIn("event=reload_failed", r.logs())
+
+        kubelet_update(config(2))  # the fix
+        wait_for(lambda: reloads("ok") == 2, what="the fixed edit reloaded")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-2 "))
+        # One update, one reload: the swap's burst of events was debounced, and podrouter's own
+        # log file in the same kind of directory is not a config change.
+        time.sleep(1.0)
+        self.assertEqual((reloads("ok"), reloads("error")), (2, 1))
+        self.assertEqual(r.logs().count("trigger=config_changed"), 3)
+
+    def test_an_edit_in_place_reloads_and_a_touch_does_not(self):
+        r = self.router(self.config(0))
+        r.write(self.config(2))  # an editor writing the file itself
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="the edit reloaded")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-2 "))
+        os.utime(r.path)  # an event, same content: nothing to reload
+        with open(os.path.join(self.tmp, "other.yaml"), "w") as f:
+            f.write("not the config")
+        time.sleep(1.0)
+        self.assertEqual(metric(r.metrics(), "podrouter_config_reloads_total", result="ok"), 1)
+        self.assertEqual(r.logs().count("trigger=config_changed"), 1)
 
     def test_reload_with_new_dns_settings_keeps_the_pods(self):
         # New DNS settings rebuild the DNS client and every resolver; the rebuilt resolvers start

@@ -1,0 +1,88 @@
+// ConfigWatch: a directory watch, a debounce timer and a content comparison.
+#include "app/config_watch.h"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+namespace podrouter {
+namespace {
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::optional<std::string> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::string& path,
+                                                uint64_t debounce_ms,
+                                                std::function<void()> on_change,
+                                                std::string* error) {
+  std::unique_ptr<ConfigWatch> w(new ConfigWatch());
+  w->path_ = path;
+  w->name_ = path.substr(path.rfind('/') + 1);  // npos + 1 == 0: the whole path
+  w->content_ = ReadAll(path).value_or("");
+  w->debounce_ms_ = debounce_ms;
+  w->on_change_ = std::move(on_change);
+  uv_fs_event_init(loop, &w->event_);
+  uv_timer_init(loop, &w->timer_);
+  w->event_.data = w->timer_.data = w.get();
+  const std::string directory = DirectoryOf(path);
+  int rc = uv_fs_event_start(
+      &w->event_,
+      [](uv_fs_event_t* e, const char* filename, int, int) {
+        auto* self = static_cast<ConfigWatch*>(e->data);
+        if (!self->Concerns(filename)) return;
+        uv_timer_start(
+            &self->timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); },
+            self->debounce_ms_, 0);
+      },
+      directory.c_str(), 0);
+  if (rc != 0) {
+    *error = "cannot watch " + directory + " for config changes: " + uv_strerror(rc);
+    Close(std::move(w));
+    return nullptr;
+  }
+  return w;
+}
+
+bool ConfigWatch::Concerns(const char* filename) const {
+  // Inotify names the entry that changed; without a name (overflow) anything may have.
+  if (filename == nullptr) return true;
+  return name_ == filename || std::string_view(filename).substr(0, 2) == "..";
+}
+
+void ConfigWatch::Seen() {
+  if (std::optional<std::string> now = ReadAll(path_)) content_ = std::move(*now);
+}
+
+void ConfigWatch::OnSettled() {
+  std::optional<std::string> now = ReadAll(path_);
+  // A file caught mid-swap (a dangling link) is not a change: the swap's next event settles it.
+  if (!now || *now == content_) return;
+  content_ = std::move(*now);
+  on_change_();
+}
+
+void ConfigWatch::Close(std::unique_ptr<ConfigWatch> watch) {
+  ConfigWatch* w = watch.release();
+  auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<ConfigWatch*>(h->data);
+    if (self->handles_.Done()) delete self;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->event_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->timer_), closed);
+}
+
+}  // namespace podrouter

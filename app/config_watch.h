@@ -1,0 +1,54 @@
+// ConfigWatch follows the config file the way Kubernetes updates it: the kubelet writes a mounted
+// ConfigMap into a new timestamped directory, then renames a `..data` symlink over the old one, so
+// the file's own inode never changes. The watch is therefore on the file's directory (libuv
+// uv_fs_event, inotify on Linux); every event there restarts a short timer, and when it fires the
+// file is read and compared with the content last seen. A change calls `on_change` once, however
+// many events one update made (the kubelet's swap makes five or so). Events for other files in the
+// directory (a log file, say) are ignored: only the file's own name and the kubelet's `..`-prefixed
+// entries count.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/close_countdown.h"
+
+namespace podrouter {
+
+class ConfigWatch {
+ public:
+  // Watches the directory holding `path` on `loop`. `debounce_ms`: quiet time after the last event
+  // before the file is read. `on_change` runs on `loop` when the content differs from what was
+  // there at Start (or at the previous change). Returns nullptr, with *error in the operator's
+  // terms, when the directory cannot be watched (the caller keeps running: SIGHUP still works).
+  static std::unique_ptr<ConfigWatch> Start(uv_loop_t* loop, const std::string& path,
+                                            uint64_t debounce_ms, std::function<void()> on_change,
+                                            std::string* error);
+  // Records the file's present content as seen, so a reload done for another reason (SIGHUP)
+  // is not repeated when the directory settles.
+  void Seen();
+  // Stops watching; the handles' close callbacks free the watch.
+  static void Close(std::unique_ptr<ConfigWatch> watch);
+
+  ConfigWatch(const ConfigWatch&) = delete;
+  ConfigWatch& operator=(const ConfigWatch&) = delete;
+
+ private:
+  ConfigWatch() = default;
+  bool Concerns(const char* filename) const;
+  void OnSettled();
+
+  std::string path_;
+  std::string name_;     // the file's name within its directory
+  std::string content_;  // the file as last seen (empty when it could not be read at Start)
+  uint64_t debounce_ms_ = 0;
+  std::function<void()> on_change_;
+  uv_fs_event_t event_;
+  uv_timer_t timer_;
+  CloseCountdown handles_{2};
+};
+
+}  // namespace podrouter
