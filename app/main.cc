@@ -15,8 +15,10 @@
 #include "app/version.h"
 #include "base/log.h"
 #include "config/loader.h"
+#include "config/values.h"
 #include "inject/inject.h"
 #include "metrics/metrics.h"
+#include "webhook/webhook_server.h"
 
 namespace {
 
@@ -25,6 +27,9 @@ constexpr char kUsage[] =
     "       podrouter validate --config FILE\n"
     "       podrouter inject [-f MANIFEST] [--image IMAGE] [--config-map NAME] [--native-sidecar]\n"
     "                        [--admin-port PORT]   (MANIFEST or stdin -> stdout)\n"
+    "       podrouter webhook --tls-cert FILE --tls-key FILE [--listen IP:PORT] [--image IMAGE]\n"
+    "                         [--config-map NAME] [--native-sidecar] [--admin-port PORT]\n"
+    "                         [--log-level L]   (HTTPS; POST /inject, /inject-namespace)\n"
     "       podrouter version\n"
     "FILE may also come from $PODROUTER_CONFIG; the log level from $PODROUTER_LOG_LEVEL.\n";
 
@@ -122,28 +127,49 @@ int Run(const Flags& flags) {
   return status;
 }
 
-int Inject(const std::vector<std::string>& args) {
+// The flags `inject` and `webhook` share, describing the sidecar: --image, --config-map,
+// --native-sidecar, --admin-port. Consumes args[*i] (and its value) when it is one of them and
+// returns true; sets *problem when its value is missing or wrong.
+bool SidecarFlag(const std::vector<std::string>& args, size_t* i,
+                 podrouter::config::InjectOptions* options, std::string* problem) {
+  const std::string& a = args[*i];
+  if (a == "--native-sidecar") {
+    options->native_sidecar = true;
+    return true;
+  }
+  if (a != "--image" && a != "--config-map" && a != "--admin-port") return false;
+  if (*i + 1 >= args.size()) {
+    *problem = a + " needs a value";
+    return true;
+  }
+  const std::string& value = args[++*i];
+  if (a == "--image") options->image = value;
+  if (a == "--config-map") options->config_map = value;
+  if (a == "--admin-port") {
+    char* end = nullptr;
+    long n = strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end || n < 1 || n > 65535) *problem = "--admin-port takes 1-65535";
+    options->admin_port = static_cast<uint16_t>(n);
+  }
+  return true;
+}
+
+podrouter::config::InjectOptions DefaultSidecar() {
   podrouter::config::InjectOptions options;
   options.image = std::string("podrouter:") + podrouter::kVersion;
+  return options;
+}
+
+int Inject(const std::vector<std::string>& args) {
+  podrouter::config::InjectOptions options = DefaultSidecar();
   std::string file;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    std::string port;
-    if (a == "--native-sidecar") {
-      options.native_sidecar = true;
-    } else if ((a == "-f" || a == "--file") && value(&file)) {
-    } else if (a == "--image" && value(&options.image)) {
-    } else if (a == "--config-map" && value(&options.config_map)) {
-    } else if (a == "--admin-port" && value(&port)) {
-      char* end = nullptr;
-      long n = strtol(port.c_str(), &end, 10);
-      if (port.empty() || *end || n < 1 || n > 65535) return Usage("--admin-port takes 1-65535");
-      options.admin_port = static_cast<uint16_t>(n);
+    std::string problem;
+    if (SidecarFlag(args, &i, &options, &problem)) {
+      if (!problem.empty()) return Usage(problem.c_str());
+    } else if ((a == "-f" || a == "--file") && i + 1 < args.size()) {
+      file = args[++i];
     } else {
       return Usage(("inject: unexpected argument '" + a + "'").c_str());
     }
@@ -174,6 +200,77 @@ int Inject(const std::vector<std::string>& args) {
   return 0;
 }
 
+int Webhook(const std::vector<std::string>& args) {
+  podrouter::webhook::WebhookOptions options;
+  options.inject = DefaultSidecar();
+  std::string listen = "0.0.0.0:8443";
+  std::string log_level;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string problem;
+    if (SidecarFlag(args, &i, &options.inject, &problem)) {
+      if (!problem.empty()) return Usage(problem.c_str());
+      continue;
+    }
+    std::string* slot = a == "--listen"      ? &listen
+                        : a == "--tls-cert"  ? &options.cert_file
+                        : a == "--tls-key"   ? &options.key_file
+                        : a == "--log-level" ? &log_level
+                                             : nullptr;
+    if (!slot) return Usage(("webhook: unexpected argument '" + a + "'").c_str());
+    if (i + 1 >= args.size()) return Usage((a + " needs a value").c_str());
+    *slot = args[++i];
+  }
+  if (options.cert_file.empty() || options.key_file.empty()) {
+    return Usage("webhook: --tls-cert FILE and --tls-key FILE are required");
+  }
+  std::string error;
+  auto bind = podrouter::config::ParseBindAddress(listen, false, &error);
+  if (!bind) return Usage(("webhook: --listen: " + error).c_str());
+  options.listen = *bind;
+  if (!log_level.empty()) {
+    podrouter::LogLevel level;
+    if (!podrouter::ParseLogLevel(log_level, &level)) {
+      return Usage("log level must be error, warn, info or debug");
+    }
+    podrouter::SetLogLevel(level);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  auto server = podrouter::webhook::WebhookServer::Start(&loop, std::move(options), &error);
+  if (!server) {
+    fprintf(stderr, "podrouter: webhook: %s\n", error.c_str());
+    uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks
+    uv_loop_close(&loop);
+    return 1;
+  }
+  // SIGTERM or SIGINT: stop listening, close, exit 0 (the API server retries elsewhere).
+  struct Stop {
+    uv_signal_t term, intr;
+    std::unique_ptr<podrouter::webhook::WebhookServer> server;
+  } stop{{}, {}, std::move(server)};
+  for (auto [handle, signo] : {std::pair{&stop.term, SIGTERM}, {&stop.intr, SIGINT}}) {
+    uv_signal_init(&loop, handle);
+    handle->data = &stop;
+    uv_signal_start(
+        handle,
+        [](uv_signal_t* s, int signo) {
+          auto* st = static_cast<Stop*>(s->data);
+          LOG_INFO("event=webhook_stopping signal=%s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+          if (st->server) podrouter::webhook::WebhookServer::Close(std::move(st->server));
+          uv_close(reinterpret_cast<uv_handle_t*>(&st->term), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&st->intr), nullptr);
+        },
+        signo);
+  }
+  LOG_INFO("event=started command=webhook version=%s pid=%d", podrouter::kVersion,
+           static_cast<int>(getpid()));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) LOG_ERROR("event=exit note=\"handles left open at exit\"");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -191,6 +288,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "inject") return Inject(args);
+  if (command == "webhook") return Webhook(args);
   if (command != "run" && command != "validate") {
     return Usage(("unknown command '" + command + "'").c_str());
   }

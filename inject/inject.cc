@@ -4,15 +4,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
-#include <set>
+#include <optional>
 #include <sstream>
+
+#include "inject/pod_template.h"
+#include "inject/yaml_json.h"
 
 namespace podrouter::config {
 namespace {
-
-constexpr char kContainer[] = "podrouter";
-constexpr char kVolume[] = "podrouter-config";
-constexpr char kMountPath[] = "/etc/podrouter";
 
 struct Document {
   std::string separator;     // the "---" line that opened it, if any, as written
@@ -56,145 +55,26 @@ std::vector<Document> Split(const std::string& input) {
   return docs;
 }
 
-// Where the pod spec lives: by kind, and for kinds not named here (Argo Rollouts, OpenKruise
-// CloneSets, ...) wherever a pod template with a containers list is found at spec.template.
-std::vector<std::string> PodSpecPath(YAML::Node node, const std::string& kind) {
-  if (kind == "Pod") return {"spec"};
-  if (kind == "CronJob") return {"spec", "jobTemplate", "spec", "template", "spec"};
+// Where the pod (the map holding metadata and spec) lives: by kind, and for kinds not named here
+// (Argo Rollouts, OpenKruise CloneSets, ...) wherever a pod template with a containers list is
+// found at spec.template. Nothing when the object holds no pod.
+std::optional<std::vector<std::string>> PodPath(YAML::Node node, const std::string& kind) {
+  using Path = std::vector<std::string>;
+  if (kind == "Pod") return Path{};
+  if (kind == "CronJob") return Path{"spec", "jobTemplate", "spec", "template"};
   if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" ||
       kind == "ReplicaSet" || kind == "ReplicationController" || kind == "Job") {
-    return {"spec", "template", "spec"};
+    return Path{"spec", "template"};
   }
   YAML::Node at = node;
   for (const char* key : {"spec", "template", "spec"}) {
-    if (!at.IsMap() || !at[key]) return {};
+    if (!at.IsMap() || !at[key]) return std::nullopt;
     at.reset(at[key]);
   }
   if (at.IsMap() && at["containers"] && at["containers"].IsSequence()) {
-    return {"spec", "template", "spec"};
+    return Path{"spec", "template"};
   }
-  return {};
-}
-
-// Pods that run to completion (Jobs, CronJobs, Pods that do not restart) would never complete
-// with an ordinary sidecar container still running: they get the native-sidecar form.
-bool RunsToCompletion(const std::string& kind, const YAML::Node& pod_spec) {
-  if (kind == "Job" || kind == "CronJob") return true;
-  if (kind != "Pod" || !pod_spec["restartPolicy"]) return false;
-  const YAML::Node policy = pod_spec["restartPolicy"];
-  return policy.IsScalar() && policy.Scalar() != "Always";
-}
-
-// The sidecar container, field for field the chart's `podrouter.sidecar` with its default values
-// (tests/helm/test_chart.py renders both and compares them).
-YAML::Node Sidecar(const InjectOptions& o) {
-  YAML::Node c(YAML::NodeType::Map);
-  c["name"] = kContainer;
-  c["image"] = o.image;
-  c["imagePullPolicy"] = "IfNotPresent";
-  for (const char* arg :
-       {"run", "--config", "/etc/podrouter/podrouter.yaml", "--log-level", "info"}) {
-    c["args"].push_back(arg);
-  }
-  c["args"].SetStyle(YAML::EmitterStyle::Flow);
-  if (o.native_sidecar) c["restartPolicy"] = "Always";
-  YAML::Node admin;
-  admin["name"] = "podrouter-admin";
-  admin["containerPort"] = o.admin_port;
-  c["ports"].push_back(admin);
-  c["readinessProbe"]["httpGet"]["path"] = "/ready";
-  c["readinessProbe"]["httpGet"]["port"] = "podrouter-admin";
-  c["readinessProbe"]["periodSeconds"] = 2;
-  c["livenessProbe"]["httpGet"]["path"] = "/healthz";
-  c["livenessProbe"]["httpGet"]["port"] = "podrouter-admin";
-  c["livenessProbe"]["periodSeconds"] = 10;
-  c["resources"]["requests"]["cpu"] = "50m";
-  c["resources"]["requests"]["memory"] = "32Mi";
-  c["resources"]["limits"]["memory"] = "128Mi";
-  YAML::Node sc;
-  sc["runAsNonRoot"] = true;
-  sc["runAsUser"] = 65532;
-  sc["runAsGroup"] = 65532;
-  sc["allowPrivilegeEscalation"] = false;
-  sc["readOnlyRootFilesystem"] = true;
-  sc["capabilities"]["drop"].push_back("ALL");
-  sc["capabilities"]["drop"].SetStyle(YAML::EmitterStyle::Flow);
-  sc["seccompProfile"]["type"] = "RuntimeDefault";
-  c["securityContext"] = sc;
-  YAML::Node mount;
-  mount["name"] = kVolume;
-  mount["mountPath"] = kMountPath;
-  mount["readOnly"] = true;
-  c["volumeMounts"].push_back(mount);
-  return c;
-}
-
-enum class Change { kNone, kAdded, kConverted };
-
-// The podrouter container's index in `list`, or -1.
-int FindNamed(const YAML::Node& list, const std::string& name) {
-  if (!list || !list.IsSequence()) return -1;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const YAML::Node item = list[i];
-    if (item.IsMap() && item["name"] && item["name"].IsScalar() && item["name"].Scalar() == name) {
-      return static_cast<int>(i);
-    }
-  }
-  return -1;
-}
-
-// Puts `sidecar` first among the init containers, so it is up before the others and the app.
-void PrependInit(YAML::Node spec, const YAML::Node& sidecar) {
-  YAML::Node init(YAML::NodeType::Sequence);
-  init.push_back(sidecar);
-  if (spec["initContainers"]) {
-    for (const auto& c : spec["initContainers"]) init.push_back(c);
-  }
-  spec["initContainers"] = init;
-}
-
-// Brings one pod spec to the wanted form: adds the sidecar and its volume, or converts an
-// earlier injection that cannot work (an ordinary container where the pod must run to
-// completion or the native form was asked for; an init container without restartPolicy: Always,
-// which would never end and so never let the pod start).
-Change InjectPodSpec(YAML::Node spec, InjectOptions o, bool runs_to_completion) {
-  o.native_sidecar = o.native_sidecar || runs_to_completion;
-  Change change = Change::kAdded;
-  if (int i = FindNamed(spec["initContainers"], kContainer); i >= 0) {
-    YAML::Node sidecar = spec["initContainers"][i];
-    if (sidecar["restartPolicy"] && sidecar["restartPolicy"].IsScalar() &&
-        sidecar["restartPolicy"].Scalar() == "Always") {
-      return Change::kNone;
-    }
-    sidecar["restartPolicy"] = "Always";
-    change = Change::kConverted;
-  } else if (int j = FindNamed(spec["containers"], kContainer); j >= 0) {
-    if (!o.native_sidecar) return Change::kNone;
-    YAML::Node rest(YAML::NodeType::Sequence);
-    YAML::Node sidecar;
-    for (size_t k = 0; k < spec["containers"].size(); ++k) {
-      if (static_cast<int>(k) == j) {
-        sidecar = spec["containers"][k];
-      } else {
-        rest.push_back(spec["containers"][k]);
-      }
-    }
-    spec["containers"] = rest;
-    sidecar["restartPolicy"] = "Always";
-    PrependInit(spec, sidecar);
-    change = Change::kConverted;
-  } else if (o.native_sidecar) {
-    PrependInit(spec, Sidecar(o));
-  } else {
-    spec["containers"].push_back(Sidecar(o));
-  }
-  if (FindNamed(spec["volumes"], kVolume) < 0) {
-    YAML::Node volume;
-    volume["name"] = kVolume;
-    volume["configMap"]["name"] = o.config_map;
-    spec["volumes"].push_back(volume);
-  }
-  return change;
+  return std::nullopt;
 }
 
 enum class Outcome { kNotWorkload, kInjected, kAlready, kError };
@@ -224,47 +104,46 @@ Outcome InjectObject(YAML::Node node, const InjectOptions& options, InjectResult
     if (changed) node["items"].SetStyle(YAML::EmitterStyle::Block);
     return changed ? Outcome::kInjected : Outcome::kAlready;
   }
-  const std::vector<std::string> path = PodSpecPath(node, kind);
-  if (path.empty()) return Outcome::kNotWorkload;
-  YAML::Node spec = node;
+  const std::optional<std::vector<std::string>> path = PodPath(node, kind);
+  if (!path) return Outcome::kNotWorkload;
+  YAML::Node pod = node;
   std::vector<YAML::Node> ancestors;
-  for (const auto& key : path) {
-    ancestors.push_back(spec);
-    spec.reset(spec[key]);  // rebinds; `spec = spec[key]` would overwrite the node itself
-    if (!spec.IsDefined() || !spec.IsMap()) break;
+  for (const auto& key : *path) {
+    ancestors.push_back(pod);
+    pod.reset(pod[key]);  // rebinds; `pod = pod[key]` would overwrite the node itself
+    if (!pod.IsDefined() || !pod.IsMap()) break;
   }
-  if (!spec.IsDefined() || !spec.IsMap() || !spec["containers"] ||
-      !spec["containers"].IsSequence()) {
-    *error = kind + " has no containers list in its pod spec";
+  if (!pod.IsDefined() || !pod.IsMap()) {
+    *error = kind + " has no pod template";
     return Outcome::kError;
   }
-  switch (InjectPodSpec(spec, options, RunsToCompletion(kind, spec))) {
-    case Change::kNone:
+  if (std::string problem = PodProblem(pod); !problem.empty()) {
+    *error = kind + " " + problem;
+    return Outcome::kError;
+  }
+  switch (InjectPod(pod, options, RunsToCompletion(kind, pod["spec"]))) {
+    case PodChange::kNone:
       ++result->already;
       return Outcome::kAlready;
-    case Change::kConverted:
+    case PodChange::kConverted:
       ++result->converted;
       break;
-    case Change::kAdded:
+    case PodChange::kAdded:
       ++result->injected;
       break;
   }
   // A flow collection cannot hold a block one: unfold the path down to the new entries so the
   // sidecar reads like any hand-written container. Other entries keep their style.
   for (auto& a : ancestors) a.SetStyle(YAML::EmitterStyle::Block);
+  pod.SetStyle(YAML::EmitterStyle::Block);
+  YAML::Node spec = pod["spec"];
   spec.SetStyle(YAML::EmitterStyle::Block);
   for (const char* list : {"containers", "initContainers", "volumes"}) {
     if (spec[list]) spec[list].SetStyle(YAML::EmitterStyle::Block);
   }
+  pod["metadata"].SetStyle(YAML::EmitterStyle::Block);
+  pod["metadata"]["annotations"].SetStyle(YAML::EmitterStyle::Block);
   return Outcome::kInjected;
-}
-
-std::string Emit(const YAML::Node& node) {
-  YAML::Emitter emitter;
-  emitter.SetIndent(2);
-  emitter.SetSeqFormat(YAML::Block);
-  emitter << node;
-  return std::string(emitter.c_str()) + "\n";
 }
 
 // A document that holds JSON values one after another (`{...}{...}`, which kubectl accepts):
@@ -335,7 +214,7 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
           fail(doc, -1, error);
           break;
         case Outcome::kInjected:
-          body += Emit(node);
+          body += EmitYaml(node);
           changed = true;
           break;
         case Outcome::kNotWorkload:

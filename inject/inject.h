@@ -3,18 +3,12 @@
 // as `linkerd inject` does. Documents it does not change are passed through byte for byte.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
-namespace podrouter::config {
+#include "inject/sidecar.h"
 
-struct InjectOptions {
-  std::string image;                            // the sidecar's image
-  std::string config_map = "podrouter-config";  // ConfigMap holding podrouter.yaml
-  bool native_sidecar = false;  // an init container with restartPolicy: Always (Kubernetes 1.29+)
-  uint16_t admin_port = 9901;   // probes and scraping (admin.bind must listen on the pod IP)
-};
+namespace podrouter::config {
 
 struct InjectResult {
   std::string output;               // the manifests, injected; empty when errors is not
@@ -24,6 +18,9 @@ struct InjectResult {
   int already = 0;    // workloads that had it, in a form that works
 };
 
+// Injects every workload in `manifests` (a YAML stream, or JSON values one after another).
+// Rewritten documents keep their values' types (a quoted "8080" stays a string) and each
+// collection's flow or block style; comments in them are lost, as in any YAML round trip.
 InjectResult Inject(const std::string& manifests, const InjectOptions& options);
 
 }  // namespace podrouter::config

@@ -25,7 +25,8 @@ ALLOWED = {
     "routing": {"base", "config", "metrics", "discovery", "http"},
     "dataplane": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing"},
     "app": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing",
-            "dataplane", "inject"},
+            "dataplane", "inject", "webhook"},
+    "webhook": {"base", "config", "inject"},
 }
 # Modules with no I/O of their own: no libuv or c-ares anywhere below them.
 PURE = {"base", "config", "metrics", "inject", "http", "http2", "routing"}
