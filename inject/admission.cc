@@ -27,6 +27,12 @@ std::string Base64(const std::string& bytes) {
   return out;
 }
 
+// JSON text; bytes of the request that are not UTF-8 (quoted in an error message, say) become
+// U+FFFD instead of failing the answer.
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json Review(const std::string& uid) {
   return {{"apiVersion", "admission.k8s.io/v1"},
           {"kind", "AdmissionReview"},
@@ -35,7 +41,7 @@ json Review(const std::string& uid) {
 
 AdmissionAnswer Answer(const json& review, const char* outcome, int status = 200,
                        const std::string& reason = "") {
-  return {status, review.dump(), outcome, reason};
+  return {status, Dump(review), outcome, reason};
 }
 
 AdmissionAnswer Refused(const std::string& uid, int code, int http_status, const char* outcome,
@@ -170,7 +176,7 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
   if (change == PodChange::kNone) return Answer(answer, "already_injected");
   const json patch = json::diff(pod, JsonFromYaml(node));
   answer["response"]["patchType"] = "JSONPatch";
-  answer["response"]["patch"] = Base64(patch.dump());
+  answer["response"]["patch"] = Base64(Dump(patch));
   return Answer(answer, "injected");
 }
 

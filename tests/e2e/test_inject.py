@@ -1,10 +1,16 @@
 """End-to-end: `podrouter inject` as users run it, stdin to stdout or from a file."""
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
 
+import yaml
+
 from testbed import BIN
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schema"))
+import k8s_schema  # noqa: E402
 
 MANIFESTS = """apiVersion: v1
 kind: ConfigMap   # not a workload: passes through as written
@@ -114,6 +120,116 @@ class Inject(unittest.TestCase):
         self.assertEqual(broken.returncode, 1)
         self.assertEqual(broken.stdout, "")
         self.assertIn("JSON value 2", broken.stderr)
+
+    def test_every_injected_object_is_valid_kubernetes(self):
+        """What kubectl would read (PyYAML is YAML 1.1, as kubectl's parser): every object, in
+        both forms, against the API schemas. Quoted values that read as numbers or booleans
+        when plain must stay strings (before: `value: "8080"` came back `value: 8080`)."""
+        for args in ([], ["--native-sidecar"]):
+            with self.subTest(args=args):
+                out = inject("--image", "reg/podrouter:1", *args, stdin=REAL_WORLD)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                objects = [o for o in yaml.safe_load_all(out.stdout) if o]
+                expanded = []
+                for o in objects:
+                    expanded += o["items"] if o["kind"] == "List" else [o]
+                self.assertEqual(len(expanded), 8)
+                k8s_schema.assert_valid(self, expanded, "inject " + " ".join(args))
+                deployment = expanded[1]["spec"]["template"]
+                self.assertEqual(deployment["metadata"]["annotations"],
+                                 {"sidecar.example.com/enabled": "true", "version": "2",
+                                  "podrouter.io/injected": "true"})
+                env = deployment["spec"]["containers"][0]["env"]
+                self.assertEqual([e["value"] for e in env], ["8080", "no", "on", "1e3", "null"])
+
+
+REAL_WORLD = """apiVersion: v1
+kind: Service
+metadata: {name: orders}
+spec: {clusterIP: None, selector: {app: orders}, ports: [{name: http, port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders, labels: {app: orders}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: orders}}
+  template:
+    metadata:
+      labels: {app: orders}
+      annotations: {sidecar.example.com/enabled: "true", version: '2'}
+    spec:
+      containers:
+        - name: orders
+          image: "registry.local/orders:2.1"
+          ports: [{containerPort: 8080, name: http}]
+          env: [{name: PORT, value: "8080"}, {name: DEBUG, value: "no"},
+                {name: FEATURE, value: 'on'}, {name: RATE, value: "1e3"},
+                {name: EMPTY, value: "null"}]
+          resources: {requests: {cpu: "0.5", memory: 64Mi}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: mydb}
+spec:
+  serviceName: mydb
+  selector: {matchLabels: {app: mydb}}
+  template:
+    metadata: {labels: {app: mydb}}
+    spec:
+      initContainers: [{name: init, image: "busybox:1.36", command: [sh, -c, "true"]}]
+      containers: [{name: db, image: "postgres:16", args: ["-c", "max_connections=200"]}]
+      volumes: [{name: data, emptyDir: {}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: job, image: "job:1", args: ["--since", "24h"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "migrate:3"}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "agent:1"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug}
+spec:
+  containers: [{name: debug, image: "busybox:1.36", command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: apps/v1
+    kind: ReplicaSet
+    metadata: {name: rs}
+    spec:
+      selector: {matchLabels: {app: rs}}
+      template:
+        metadata: {labels: {app: rs}}
+        spec: {containers: [{name: rs, image: "rs:1"}]}
+"""
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 """The Helm chart, rendered by the engine Helm uses (Go text/template + sprig + Helm's functions,
 tests/helm/render) and checked document by document: kinds, names, the locked-down sidecar, the
 probes, and a ConfigMap that podrouter itself accepts."""
+import base64
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CHART = os.path.join(ROOT, "helm", "podrouter")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "schema"))
+import k8s_schema  # noqa: E402
+
 BIN = os.environ.get("PODROUTER_BIN", os.path.join(ROOT, "build", "app", "podrouter"))
 
 USER_CONFIG = {
@@ -23,6 +30,12 @@ USER_CONFIG = {
     },
     "image": {"repository": "registry.local/podrouter", "tag": "test"},
 }
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Chart(unittest.TestCase):
@@ -46,7 +59,10 @@ class Chart(unittest.TestCase):
             return out.stderr
         self.assertEqual(out.returncode, 0, out.stderr)
         result = json.loads(out.stdout)
-        return [d["doc"] for d in result["docs"]], result["notes"]
+        docs = [d["doc"] for d in result["docs"]]
+        # Every object any test renders is checked against the Kubernetes API schemas.
+        k8s_schema.assert_valid(self, docs, f"the chart with values {json.dumps(values)[:300]}")
+        return docs, result["notes"]
 
     def by_kind(self, docs, kind):
         return [d for d in docs if d["kind"] == kind]
@@ -152,6 +168,78 @@ class Chart(unittest.TestCase):
         monitor = self.by_kind(docs, "PodMonitor")[0]
         self.assertEqual(monitor["metadata"]["labels"]["team"], "db")
         self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "podrouter-admin")
+
+    def test_webhook(self):
+        values = dict(USER_CONFIG, webhook={"enabled": True}, nativeSidecar=True)
+        docs, _ = self.render(values)
+        name = "shop-podrouter-webhook"
+        secret = [d for d in self.by_kind(docs, "Secret") if d["metadata"]["name"] == name + "-tls"][0]
+        deployment = [d for d in self.by_kind(docs, "Deployment")
+                      if d["metadata"]["name"] == name][0]
+        service = [d for d in self.by_kind(docs, "Service") if d["metadata"]["name"] == name][0]
+        config = self.by_kind(docs, "MutatingWebhookConfiguration")[0]
+        self.assertEqual(service["spec"]["ports"][0]["port"], 443)
+        hooks = {h["name"]: h for h in config["webhooks"]}
+        self.assertEqual(set(hooks), {"pod.inject.podrouter.io", "namespace.inject.podrouter.io"})
+        for hook in hooks.values():
+            self.assertEqual(hook["failurePolicy"], "Ignore")
+            self.assertEqual(hook["sideEffects"], "None")
+            self.assertEqual(hook["timeoutSeconds"], 5)
+            self.assertEqual(hook["admissionReviewVersions"], ["v1"])
+            self.assertEqual(hook["rules"][0]["resources"], ["pods"])
+            self.assertEqual(hook["rules"][0]["operations"], ["CREATE"])
+            self.assertEqual(hook["clientConfig"]["service"]["name"], name)
+            self.assertEqual(hook["clientConfig"]["service"]["namespace"], "prod")
+        self.assertEqual(hooks["pod.inject.podrouter.io"]["clientConfig"]["service"]["path"],
+                         "/inject")
+        self.assertEqual(
+            hooks["namespace.inject.podrouter.io"]["clientConfig"]["service"]["path"],
+            "/inject-namespace")
+        self.assertIn({"key": "podrouter.io/inject", "operator": "In", "values": ["enabled"]},
+                      hooks["namespace.inject.podrouter.io"]["namespaceSelector"][
+                          "matchExpressions"])
+        self.assertEqual(self.render(dict(values, webhook={"enabled": True, "failurePolicy":
+                                                          "Fail"}))[0][-1]["webhooks"][0][
+            "failurePolicy"], "Fail")
+
+        # The generated certificate works: the real webhook serves it, and a client that trusts
+        # only the caBundle reaches it by the Service's DNS name.
+        files = {}
+        for key in ("tls.crt", "tls.key"):
+            files[key] = os.path.join(self.tmp, key)
+            with open(files[key], "wb") as f:
+                f.write(base64.b64decode(secret["data"][key]))
+        ca = base64.b64decode(hooks["pod.inject.podrouter.io"]["clientConfig"]["caBundle"])
+        self.assertEqual(ca, base64.b64decode(secret["data"]["ca.crt"]))
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertEqual(args[0], "webhook")
+        flags = dict(zip(args[1::2], args[2::2]))
+        self.assertEqual(flags["--image"], "registry.local/podrouter:test")
+        self.assertEqual(flags["--config-map"], "shop-podrouter-config")
+        self.assertIn("--native-sidecar", args)
+        port = free_port()
+        args[args.index("--listen") + 1] = f"127.0.0.1:{port}"
+        args[args.index("--tls-cert") + 1] = files["tls.crt"]
+        args[args.index("--tls-key") + 1] = files["tls.key"]
+        proc = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            context = ssl.create_default_context(cadata=ca.decode())
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            with context.wrap_socket(raw, server_hostname=f"{name}.prod.svc") as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 "))
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
 
     def test_schema_rejects_bad_values(self):
         err = self.render(dict(USER_CONFIG, adminPort="nine"), expect_ok=False)

@@ -50,13 +50,21 @@ demo's service and listeners when demo.enabled.
 {{- toYaml $config -}}
 {{- end -}}
 
-{{/* Prometheus scrape annotations for a pod template's metadata.annotations. */}}
+{{/*
+A pod template's metadata.annotations: the mark `podrouter inject` and the webhook set, and the
+Prometheus scrape annotations.
+*/}}
 {{- define "podrouter.annotations" -}}
-{{- if .Values.prometheusAnnotations -}}
+podrouter.io/injected: "true"
+{{- if .Values.prometheusAnnotations }}
 prometheus.io/scrape: "true"
 prometheus.io/port: {{ .Values.adminPort | quote }}
 prometheus.io/path: /metrics
 {{- end -}}
+{{- end -}}
+
+{{- define "podrouter.webhookName" -}}
+{{- printf "%s-webhook" (include "podrouter.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/*

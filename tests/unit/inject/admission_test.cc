@@ -135,7 +135,8 @@ TEST(Admission, MalformedRequestsGetAnAdmissionReviewError) {
         std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})"),
         std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)"
                     R"("request":{"uid":"u","kind":{"kind":"Pod"}}})"),
-        deep, std::string("")}) {
+        deep, std::string(""), std::string("\xff\xfe{\"a\": 1}"),
+        std::string("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"x\":\"\xc3\"}")}) {
     AdmissionAnswer a = Admit(body, Scope::kPod, Defaults());
     EXPECT_EQ(a.status, 400) << body.substr(0, 80);
     const json review = json::parse(a.body);
