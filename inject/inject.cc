@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -51,7 +52,11 @@ std::vector<Document> Split(const std::string& input) {
     }
     docs.back().text += line + "\n";
   }
-  if (!ended_with_newline && !docs.back().text.empty()) docs.back().text.pop_back();
+  if (!ended_with_newline && !docs.back().text.empty()) {
+    Document& last = docs.back();
+    last.text.pop_back();  // the newline getline took away was never there
+    last.inline_length = std::min(last.inline_length, last.text.size());
+  }
   return docs;
 }
 

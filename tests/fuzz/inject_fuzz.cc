@@ -1,5 +1,6 @@
 // Fuzz target: `podrouter inject` over any bytes (YAML streams, Lists, JSON streams) must give
-// output or errors, never both and never a crash; what it injected it counts.
+// output or errors, never both and never a crash; what it injected it counts, and its output,
+// injected again, is left as it is (every rewritten value reads back as written).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (result.errors.empty() && result.injected > 0 &&
       result.output.find("podrouter:fuzz") == std::string::npos) {
     abort();  // said it injected, wrote no sidecar
+  }
+  if (result.errors.empty() && result.injected + result.converted > 0) {
+    // What it wrote reads back as the same objects: injecting it again changes nothing.
+    auto again = podrouter::config::Inject(result.output, options);
+    if (!again.errors.empty() || again.injected != 0 || again.converted != 0) abort();
   }
   return 0;
 }
