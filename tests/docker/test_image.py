@@ -35,7 +35,12 @@ class Image(TestBed):
         cls.inspect = json.loads(podman("image", "inspect", IMAGE).stdout)[0]
 
     def test_small_and_non_root(self):
-        self.assertLess(self.inspect["Size"], 80 * 1024 * 1024, self.inspect["Size"])
+        # What podrouter adds to bookworm-slim (the binary and its runtime libraries, OpenSSL's
+        # for the webhook among them) stays small. `version` below also proves every library the
+        # binary links is in the image.
+        base = json.loads(podman("image", "inspect", "debian:bookworm-slim").stdout)[0]["Size"]
+        self.assertLess(self.inspect["Size"] - base, 16 * 1024 * 1024,
+                        (self.inspect["Size"], base))
         config = self.inspect["Config"]
         self.assertEqual(config["User"], "65532:65532")
         self.assertEqual(config["Entrypoint"], ["podrouter"])
