@@ -37,9 +37,21 @@ spec:
 """
 
 
-def inject(*args, stdin=None):
-    return subprocess.run([BIN, "inject", *args], input=stdin, capture_output=True, text=True,
-                          timeout=30)
+def inject(*args, stdin=None, check_schema=True):
+    """`podrouter inject ARGS` on `stdin`. Every object of a successful output is checked against
+    the Kubernetes schemas (List items one by one), so each test's output is valid Kubernetes."""
+    out = subprocess.run([BIN, "inject", *args], input=stdin, capture_output=True, text=True,
+                         timeout=30)
+    if check_schema and out.returncode == 0 and out.stdout.strip():
+        objects = []
+        for o in yaml.safe_load_all(out.stdout):
+            if o:
+                objects += o["items"] if o.get("kind") == "List" else [o]
+        found = k8s_schema.problems(objects)
+        if found:
+            raise AssertionError(f"inject {' '.join(args)} wrote invalid objects: {found}\n"
+                                 f"{out.stdout}")
+    return out
 
 
 def block(text, key):
@@ -106,7 +118,8 @@ class Inject(unittest.TestCase):
         self.assertNotIn("name: podrouter", block(job.stdout, "containers:"))
         listed = inject(stdin="apiVersion: v1\nkind: List\nitems:\n"
                         "- {apiVersion: apps/v1, kind: Deployment, metadata: {name: a}, "
-                        "spec: {template: {spec: {containers: [{name: a, image: a:1}]}}}}\n")
+                        "spec: {selector: {matchLabels: {app: a}}, template: {metadata: "
+                        "{labels: {app: a}}, spec: {containers: [{name: a, image: a:1}]}}}}\n")
         self.assertEqual(listed.returncode, 0, listed.stderr)
         self.assertIn("name: podrouter", listed.stdout)
         self.assertIn("injected 1 workload(s)", listed.stderr)
