@@ -165,6 +165,10 @@ int Inject(const std::vector<std::string>& args) {
   std::string file;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    }
     std::string problem;
     if (SidecarFlag(args, &i, &options, &problem)) {
       if (!problem.empty()) return Usage(problem.c_str());
@@ -173,6 +177,9 @@ int Inject(const std::vector<std::string>& args) {
     } else {
       return Usage(("inject: unexpected argument '" + a + "'").c_str());
     }
+  }
+  if (std::string problem = podrouter::config::OptionsProblem(options); !problem.empty()) {
+    return Usage(("inject: " + problem).c_str());
   }
   std::string input;
   if (file.empty() || file == "-") {
@@ -207,6 +214,10 @@ int Webhook(const std::vector<std::string>& args) {
   std::string log_level;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    }
     std::string problem;
     if (SidecarFlag(args, &i, &options.inject, &problem)) {
       if (!problem.empty()) return Usage(problem.c_str());
@@ -223,6 +234,9 @@ int Webhook(const std::vector<std::string>& args) {
   }
   if (options.cert_file.empty() || options.key_file.empty()) {
     return Usage("webhook: --tls-cert FILE and --tls-key FILE are required");
+  }
+  if (std::string problem = podrouter::config::OptionsProblem(options.inject); !problem.empty()) {
+    return Usage(("webhook: " + problem).c_str());
   }
   std::string error;
   auto bind = podrouter::config::ParseBindAddress(listen, false, &error);
@@ -245,29 +259,53 @@ int Webhook(const std::vector<std::string>& args) {
     uv_loop_close(&loop);
     return 1;
   }
-  // SIGTERM or SIGINT: stop listening, close, exit 0 (the API server retries elsewhere).
-  struct Stop {
-    uv_signal_t term, intr;
+  // SIGTERM or SIGINT: stop listening, let the requests in flight be answered (each has at most
+  // 10 s), exit 0; a second one closes what is left. SIGHUP: nothing to reload (the certificate
+  // and flags are read at start), so it is logged instead of ending the process.
+  struct Signals {
+    uv_signal_t term, intr, hup;
     std::unique_ptr<podrouter::webhook::WebhookServer> server;
-  } stop{{}, {}, std::move(server)};
-  for (auto [handle, signo] : {std::pair{&stop.term, SIGTERM}, {&stop.intr, SIGINT}}) {
+    podrouter::webhook::WebhookServer* draining = nullptr;
+  } sig{{}, {}, {}, std::move(server)};
+  for (auto [handle, signo] :
+       {std::pair{&sig.term, SIGTERM}, {&sig.intr, SIGINT}, {&sig.hup, SIGHUP}}) {
     uv_signal_init(&loop, handle);
-    handle->data = &stop;
+    handle->data = &sig;
     uv_signal_start(
         handle,
         [](uv_signal_t* s, int signo) {
-          auto* st = static_cast<Stop*>(s->data);
-          LOG_INFO("event=webhook_stopping signal=%s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-          if (st->server) podrouter::webhook::WebhookServer::Close(std::move(st->server));
-          uv_close(reinterpret_cast<uv_handle_t*>(&st->term), nullptr);
-          uv_close(reinterpret_cast<uv_handle_t*>(&st->intr), nullptr);
+          auto* st = static_cast<Signals*>(s->data);
+          if (signo == SIGHUP) {
+            LOG_INFO(
+                "event=webhook_sighup note=\"nothing to reload: restart to read a renewed "
+                "certificate\"");
+            return;
+          }
+          const char* name = signo == SIGTERM ? "SIGTERM" : "SIGINT";
+          if (st->server) {
+            LOG_INFO("event=webhook_draining signal=%s", name);
+            st->draining = st->server.get();
+            podrouter::webhook::WebhookServer::Close(std::move(st->server), /*drain=*/true);
+            // The signal handles no longer keep the loop alive: it ends with the last connection.
+            for (uv_signal_t* h : {&st->term, &st->intr, &st->hup}) {
+              uv_unref(reinterpret_cast<uv_handle_t*>(h));
+            }
+          } else {
+            LOG_WARN("event=webhook_stopping_now signal=%s", name);
+            st->draining->Abort();
+          }
         },
         signo);
   }
   LOG_INFO("event=started command=webhook version=%s pid=%d", podrouter::kVersion,
            static_cast<int>(getpid()));
+  uv_run(&loop, UV_RUN_DEFAULT);  // until the drain is over
+  for (uv_signal_t* h : {&sig.term, &sig.intr, &sig.hup}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  }
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0) LOG_ERROR("event=exit note=\"handles left open at exit\"");
+  LOG_INFO("event=stopped command=webhook");
   return 0;
 }
 

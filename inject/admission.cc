@@ -76,27 +76,13 @@ std::string StringAt(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// RFC 1123 subdomain, as Kubernetes names ConfigMaps: lower-case alphanumerics, '-' and '.',
-// starting and ending alphanumeric, at most 253 characters.
-bool IsDnsSubdomain(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
-      return false;
-    }
-  }
-  return std::isalnum(static_cast<unsigned char>(name.front())) &&
-         std::isalnum(static_cast<unsigned char>(name.back()));
-}
-
-}  // namespace
-
-AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& defaults) {
+// Admit's work; sets *uid and *pod as soon as the request names them, for the log.
+AdmissionAnswer Decide(std::string_view body, Scope scope, const InjectOptions& defaults,
+                       std::string* uid_out, std::string* pod_out) {
   json review;
   try {
     review = json::parse(body, [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxDepth) throw TooDeep{};
+      if (depth >= kMaxDepth) throw TooDeep{};  // depth counts from 0
       return true;
     });
   } catch (const json::exception& e) {
@@ -114,6 +100,8 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
   const json& request = review.contains("request") ? review["request"] : json();
   const std::string uid = StringAt(request, "uid");
   if (uid.empty()) return Malformed("", "the review has no request.uid");
+  *uid_out = uid;
+  *pod_out = StringAt(request, "namespace") + "/" + StringAt(request, "name");
 
   const json& kind = request.contains("kind") ? request["kind"] : json();
   if (StringAt(kind, "kind") != "Pod" || !StringAt(kind, "group").empty()) {
@@ -131,6 +119,11 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
   }
   const json& pod = request["object"];
   const json& metadata = pod.contains("metadata") ? pod["metadata"] : json();
+  if (StringAt(request, "name").empty()) {  // a pod of a ReplicaSet is named by the API server
+    const std::string generate = StringAt(metadata, "generateName");
+    *pod_out = StringAt(request, "namespace") + "/" +
+               (generate.empty() ? StringAt(metadata, "name") : generate + "*");
+  }
   const json& annotations =
       metadata.is_object() && metadata.contains("annotations") ? metadata["annotations"] : json();
 
@@ -146,7 +139,7 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
 
   InjectOptions options = defaults;
   if (std::string name = StringAt(annotations, kConfigMapAnnotation); !name.empty()) {
-    if (!IsDnsSubdomain(name)) {
+    if (!IsConfigMapName(name)) {
       return Denied(uid, std::string(kConfigMapAnnotation) + " '" + name +
                              "' is not a ConfigMap name (RFC 1123 subdomain)");
     }
@@ -168,7 +161,10 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
   } catch (const YAML::Exception& e) {
     return Malformed(uid, std::string("request.object could not be read: ") + e.what());
   }
-  if (std::string problem = PodProblem(node); !problem.empty()) {
+  if (std::string problem = PodProblem(node, options); !problem.empty()) {
+    // A pod that asked is refused with the reason; one that only lives in a namespace that asked
+    // is let through unchanged, so opting a namespace in never blocks a pod that cannot carry it.
+    if (opt != "enabled") return AllowedWithWarning(uid, "not_injected", "the Pod " + problem);
     return Denied(uid, "the Pod " + problem);
   }
   const PodChange change = InjectPod(node, options, RunsToCompletion("Pod", node["spec"]));
@@ -178,6 +174,16 @@ AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& d
   answer["response"]["patchType"] = "JSONPatch";
   answer["response"]["patch"] = Base64(Dump(patch));
   return Answer(answer, "injected");
+}
+
+}  // namespace
+
+AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& defaults) {
+  std::string uid, pod;
+  AdmissionAnswer answer = Decide(body, scope, defaults, &uid, &pod);
+  answer.uid = std::move(uid);
+  answer.pod = std::move(pod);
+  return answer;
 }
 
 AdmissionAnswer AdmissionError(int status, const std::string& reason) {

@@ -29,15 +29,20 @@ struct AdmissionAnswer {
   int status = 200;     // HTTP status: 200, or 400 for a request that is no AdmissionReview v1
   std::string body;     // an AdmissionReview v1 (JSON) in every case
   std::string outcome;  // for the log: injected, already_injected, not_opted_in, not_a_pod,
-                        // skipped (not a CREATE of the pod itself), denied or malformed
+                        // skipped (not a CREATE of the pod itself), not_injected (a pod of an
+                        // opted-in namespace that cannot carry the sidecar), denied, malformed
   std::string reason;   // why, when denied or malformed or with a warning; else ""
+  std::string uid;      // request.uid, once the request got that far; else ""
+  std::string pod;      // "namespace/name" ("namespace/generateName*"), likewise
 };
 
 // Answers one AdmissionReview. Pods that opted in get a patch (none when they already have the
 // sidecar); other kinds and pods that did not opt in are allowed unchanged (kinds other than Pod
-// with a warning); a Pod that cannot carry the sidecar (no containers list, a bad ConfigMap name)
-// is denied with the reason. Malformed JSON, a JSON nesting deeper than 100, or a review without
-// request.uid gets status 400 and a response with allowed: false and the reason.
+// with a warning); a Pod that asked by annotation but cannot carry the sidecar (no containers list,
+// a bad ConfigMap name, see PodProblem) is denied with the reason, one that did not ask itself is
+// allowed unchanged with the reason as a warning. Malformed JSON, a JSON nesting deeper than 100,
+// or a review without request.uid gets status 400 and a response with allowed: false and the
+// reason.
 AdmissionAnswer Admit(std::string_view body, Scope scope, const InjectOptions& defaults);
 
 // The AdmissionReview error answer (allowed: false, status.code `status`, the reason) for a request

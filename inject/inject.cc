@@ -122,7 +122,7 @@ Outcome InjectObject(YAML::Node node, const InjectOptions& options, InjectResult
     *error = kind + " has no pod template";
     return Outcome::kError;
   }
-  if (std::string problem = PodProblem(pod); !problem.empty()) {
+  if (std::string problem = PodProblem(pod, options); !problem.empty()) {
     *error = kind + " " + problem;
     return Outcome::kError;
   }

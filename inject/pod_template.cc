@@ -66,7 +66,7 @@ PodChange ChangeSpec(YAML::Node spec, const InjectOptions& o) {
 
 }  // namespace
 
-std::string PodProblem(const YAML::Node& pod) {
+std::string PodProblem(const YAML::Node& pod, const InjectOptions& options) {
   const YAML::Node spec = pod["spec"];
   if (!spec || !spec.IsMap()) return "has no pod spec";
   if (!spec["containers"] || !spec["containers"].IsSequence()) {
@@ -75,6 +75,37 @@ std::string PodProblem(const YAML::Node& pod) {
   for (const char* list : {"initContainers", "volumes"}) {
     if (spec[list] && !spec[list].IsNull() && !spec[list].IsSequence()) {
       return std::string("has a pod spec whose ") + list + " is not a list";
+    }
+  }
+  // What follows keeps a sidecar from being added; a pod that has one already is left as it is.
+  const bool has_sidecar = FindNamed(spec["containers"], kSidecarName) >= 0 ||
+                           FindNamed(spec["initContainers"], kSidecarName) >= 0;
+  if (!has_sidecar && spec["os"] && spec["os"].IsMap() && spec["os"]["name"] &&
+      spec["os"]["name"].IsScalar() && spec["os"]["name"].Scalar() == "windows") {
+    return "runs Windows (spec.os.name); the podrouter sidecar is a Linux container";
+  }
+  if (const int v = FindNamed(spec["volumes"], kVolumeName); v >= 0 && !has_sidecar) {
+    const YAML::Node volume = spec["volumes"][v];
+    if (!volume["configMap"]) {
+      return std::string("has a volume named ") + kVolumeName +
+             " that is not a ConfigMap volume; the sidecar would mount it as its config";
+    }
+  }
+  // The admin port is the sidecar's: an app container that already declares it would clash.
+  for (const char* list : {"containers", "initContainers"}) {
+    if (has_sidecar || !spec[list] || !spec[list].IsSequence()) continue;
+    for (const auto& c : spec[list]) {
+      if (!c.IsMap() || (c["name"] && c["name"].IsScalar() && c["name"].Scalar() == kSidecarName)) {
+        continue;
+      }
+      if (!c["ports"] || !c["ports"].IsSequence()) continue;
+      for (const auto& port : c["ports"]) {
+        if (port.IsMap() && port["containerPort"] && port["containerPort"].IsScalar() &&
+            port["containerPort"].Scalar() == std::to_string(options.admin_port)) {
+          return "has a container that already uses port " + std::to_string(options.admin_port) +
+                 ", the sidecar's admin port (choose another with --admin-port)";
+        }
+      }
     }
   }
   const YAML::Node metadata = pod["metadata"];

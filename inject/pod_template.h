@@ -22,9 +22,10 @@ enum class PodChange {
 // it always gets the native form.
 bool RunsToCompletion(const std::string& kind, const YAML::Node& pod_spec);
 
-// What keeps `pod` (see InjectPod) from being injected, as "has no containers list in its pod
-// spec" and the like, or "" when nothing does.
-std::string PodProblem(const YAML::Node& pod);
+// What keeps `pod` (see InjectPod) from carrying the sidecar `options` describe, as "has no
+// containers list in its pod spec", a Windows pod, a volume of the sidecar's volume name that is
+// not a ConfigMap, a container already on the admin port; or "" when nothing does.
+std::string PodProblem(const YAML::Node& pod, const InjectOptions& options);
 
 // Brings `pod` — a map holding `spec` (with a `containers` list) and optionally `metadata`: a Pod,
 // or a workload's pod template — to the injected form: the sidecar (appended to containers, or

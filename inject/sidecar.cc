@@ -2,7 +2,32 @@
 // port, resources sized for a proxy that holds little.
 #include "inject/sidecar.h"
 
+#include <cctype>
+
 namespace podrouter::config {
+
+bool IsConfigMapName(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return std::isalnum(static_cast<unsigned char>(name.front())) &&
+         std::isalnum(static_cast<unsigned char>(name.back()));
+}
+
+std::string OptionsProblem(const InjectOptions& o) {
+  if (!IsConfigMapName(o.config_map)) {
+    return "--config-map '" + o.config_map + "' is not a ConfigMap name (RFC 1123 subdomain)";
+  }
+  if (o.image.empty()) return "--image is empty";
+  for (unsigned char c : o.image) {
+    if (c <= ' ' || c >= 127) return "--image '" + o.image + "' holds a space or control byte";
+  }
+  return {};
+}
 
 nlohmann::ordered_json SidecarContainer(const InjectOptions& o) {
   using json = nlohmann::ordered_json;

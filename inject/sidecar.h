@@ -21,6 +21,14 @@ inline constexpr char kMountPath[] = "/etc/podrouter";
 // Set on every pod podrouter injected (value "true"), for `kubectl get` and audits.
 inline constexpr char kInjectedAnnotation[] = "podrouter.io/injected";
 
+// Whether `name` can name a ConfigMap: an RFC 1123 subdomain (lower-case alphanumerics, '-' and
+// '.', starting and ending alphanumeric, at most 253 characters).
+bool IsConfigMapName(const std::string& name);
+
+// What is wrong with `options` for a pod the API server would accept ("--config-map 'X' is not a
+// ConfigMap name", "--image is empty"), or "" when nothing is.
+std::string OptionsProblem(const InjectOptions& options);
+
 // The sidecar container (Kubernetes core/v1 Container) for `options`.
 nlohmann::ordered_json SidecarContainer(const InjectOptions& options);
 // The volume (core/v1 Volume) that mounts `config_map` at kMountPath.

@@ -55,6 +55,7 @@ struct WebhookServer::Connection {
   bool complete = false;
   bool answered = false;  // the response is written; the connection closes once it is out
   bool closing = false;
+  bool counted_for_drain = false;  // open when a drain began; the server waits for it
   int writes = 0;
 
   ~Connection() {
@@ -113,7 +114,7 @@ llhttp_settings_t* Settings() {
 void WebhookServer::Connection::Close() {
   if (closing) return;
   closing = true;
-  ++server->closing_;
+  if (!counted_for_drain) ++server->closing_;  // a draining server counted it already
   auto closed = [](uv_handle_t* h) {
     auto* c = static_cast<Connection*>(h->data);
     if (!c->handles.Done()) return;
@@ -249,17 +250,32 @@ std::unique_ptr<WebhookServer> WebhookServer::Start(uv_loop_t* loop, WebhookOpti
 
 WebhookServer::~WebhookServer() = default;
 
-void WebhookServer::Close(std::unique_ptr<WebhookServer> server) {
+void WebhookServer::Close(std::unique_ptr<WebhookServer> server, bool drain) {
   WebhookServer* s = server.get();
   s->self_ = std::move(server);
   ++s->closing_;  // held until every close below is issued
   ++s->closing_;
   uv_close(reinterpret_cast<uv_handle_t*>(&s->listen_),
            [](uv_handle_t* h) { static_cast<WebhookServer*>(h->data)->HandleClosed(); });
+  // Draining, each open connection ends as it would have (its answer, or its 10 s timer), and
+  // holds one count of closing_ until then.
   std::vector<Connection*> open;
   for (auto& [raw, c] : s->connections_) open.push_back(raw);
-  for (Connection* c : open) c->Close();
+  for (Connection* c : open) {
+    if (drain && !c->closing) {
+      c->counted_for_drain = true;
+      ++s->closing_;
+    } else {
+      c->Close();
+    }
+  }
   s->HandleClosed();
+}
+
+void WebhookServer::Abort() {
+  std::vector<Connection*> open;
+  for (auto& [raw, c] : connections_) open.push_back(raw);
+  for (Connection* c : open) c->Close();
 }
 
 void WebhookServer::HandleClosed() {
@@ -276,8 +292,19 @@ void WebhookServer::OnConnection(uv_stream_t* listen, int status) {
   uv_timer_init(s->loop_, &c->timer);
   c->tcp.data = c->timer.data = c;
   s->connections_.emplace(c, std::move(owned));
-  if (uv_accept(listen, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
-      s->connections_.size() > kMaxConnections) {
+  if (uv_accept(listen, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    c->Close();
+    return;
+  }
+  if (s->connections_.size() > kMaxConnections) {
+    const uint64_t now = uv_now(s->loop_);
+    if (s->limit_logged_ms_ == 0 || now - s->limit_logged_ms_ >= 10'000) {
+      s->limit_logged_ms_ = now;  // once per 10 s: a flood is one line, not thousands
+      LOG_WARN(
+          "event=webhook_connection_limit limit=%zu note=\"new connections are closed "
+          "until open ones finish (each has at most 10 s)\"",
+          kMaxConnections);
+    }
     c->Close();
     return;
   }
@@ -329,17 +356,15 @@ void WebhookServer::Handle(Connection& c) {
     return c.Respond(200, "text/plain; charset=utf-8", "ok\n");
   }
   if (path != "/inject" && path != "/inject-namespace") {
-    return c.RespondError(404, "no such path '" + path + "' (POST /inject or /inject-namespace)");
+    return c.RespondError(404, "no such path (POST /inject or /inject-namespace)");
   }
   if (method != "POST") return c.RespondError(405, path + " takes POST");
   const config::Scope scope = path == "/inject" ? config::Scope::kPod : config::Scope::kNamespace;
   config::AdmissionAnswer a = config::Admit(c.body, scope, options_.inject);
-  if (a.reason.empty()) {
-    LOG_INFO("event=admission path=%s outcome=%s", path.c_str(), a.outcome.c_str());
-  } else {
-    LOG_INFO("event=admission path=%s outcome=%s reason=\"%s\"", path.c_str(), a.outcome.c_str(),
-             a.reason.c_str());
-  }
+  // Everything here may come from the request: quoted and escaped, never raw.
+  LOG_INFO("event=admission path=%s outcome=%s uid=%s pod=%s%s%s", path.c_str(), a.outcome.c_str(),
+           LogQuote(a.uid).c_str(), LogQuote(a.pod).c_str(),
+           a.reason.empty() ? "" : " reason=", a.reason.empty() ? "" : LogQuote(a.reason).c_str());
   c.Respond(a.status, "application/json", a.body);
 }
 

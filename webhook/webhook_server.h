@@ -37,8 +37,11 @@ class WebhookServer {
   // null with *error in the operator's terms (which file, which address, and why).
   static std::unique_ptr<WebhookServer> Start(uv_loop_t* loop, WebhookOptions options,
                                               std::string* error);
-  // Stops listening and closes every connection; the last close callback frees the server.
-  static void Close(std::unique_ptr<WebhookServer> server);
+  // Stops listening. With `drain`, open connections finish their request first (each within its
+  // 10 s); without, they are closed now. The last close callback frees the server.
+  static void Close(std::unique_ptr<WebhookServer> server, bool drain = false);
+  // Closes every open connection now (a second signal during a drain). Only while closing.
+  void Abort();
 
   WebhookServer(const WebhookServer&) = delete;
   WebhookServer& operator=(const WebhookServer&) = delete;
@@ -58,6 +61,7 @@ class WebhookServer {
   uv_tcp_t listen_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   int closing_ = 0;
+  uint64_t limit_logged_ms_ = 0;         // loop time the connection limit was last logged
   std::unique_ptr<WebhookServer> self_;  // set while closing
 };
 

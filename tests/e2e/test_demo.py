@@ -41,7 +41,7 @@ class Demo(unittest.TestCase):
         self.assertIn('{"error":"no_endpoint","service":"mydb","ordinal":7}', text)
         self.assertRegex(text, r'podrouter_http_requests_total\{[^}]*listener="sharded"')
         self.assertIn("127.0.1.12", text)
-        self.assertIn("demo: stopped podrouter, dnsmasq and 3 pods", text)
+        self.assertIn("demo: stopped podrouter, dnsmasq, 3 pods", out.stderr)
 
     def test_keep_leaves_the_stack_up_until_ctrl_c(self):
         proc = subprocess.Popen([DEMO, "--keep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -75,11 +75,62 @@ class Demo(unittest.TestCase):
                 proc.kill()
                 proc.communicate()
         self.assertEqual(proc.returncode, 0, err)
-        self.assertIn("demo: stopped podrouter, dnsmasq and 3 pods", rest)
+        self.assertIn("demo: stopped podrouter, dnsmasq, 3 pods", err)
         for pid in pids:
             self.assertTrue(gone(pid), f"process {pid} outlived the demo")
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+    def test_a_signal_at_any_moment_stops_everything(self):
+        """Ctrl-C, SIGTERM or SIGHUP (a closed terminal) while processes start, while the walk
+        runs, while the stack stops, and twice in a row: nothing the demo started is left."""
+        cases = [([], signal.SIGTERM, 0.2, 1), ([], signal.SIGINT, 0.6, 1),
+                 ([], signal.SIGHUP, 1.2, 1), ([], signal.SIGTERM, 2.5, 2),
+                 (["--keep"], signal.SIGTERM, None, 2), (["--keep"], signal.SIGHUP, None, 1)]
+        for args, signo, delay, count in cases:
+            with self.subTest(args=args, signal=signo.name, delay=delay, count=count):
+                proc = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+                try:
+                    if delay is None:  # --keep: once the stack is up
+                        deadline = time.monotonic() + 120
+                        while time.monotonic() < deadline:
+                            line = proc.stdout.readline()
+                            if not line or line.startswith("processes:"):
+                                break
+                    else:
+                        time.sleep(delay)
+                    for _ in range(count):
+                        proc.send_signal(signo)
+                        time.sleep(0.2)
+                    _, err = proc.communicate(timeout=60)
+                finally:
+                    if proc.poll() is None:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.communicate()
+                self.assertIn(proc.returncode, (0, 130), err)
+                self.assertNotIn("Traceback", err)
+                left = session_members(proc.pid)
+                for pid in left:
+                    os.kill(pid, signal.SIGKILL)
+                self.assertEqual(left, [], f"left running: {left}\n{err}")
+
+
+def session_members(sid):
+    """Live processes of session `sid` (the demo ran as its leader)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            pids.append(int(entry))
+    return pids
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import shutil
+import time
 import unittest
 
 import jsonpatch
@@ -91,7 +92,7 @@ class Webhook(unittest.TestCase):
         cls.proc.send_signal(signal.SIGTERM)
         status = cls.proc.wait(timeout=30)
         cls.log.close()
-        logs = open(cls.log_path, errors="replace").read()
+        logs = cls.logs()
         shutil.rmtree(cls.tmp, ignore_errors=True)
         if status != 0 or "Sanitizer" in logs or "runtime error:" in logs:
             raise AssertionError(f"webhook exited {status}:\n{logs[-4000:]}")
@@ -108,6 +109,11 @@ class Webhook(unittest.TestCase):
             return r.status, r.read()
         finally:
             conn.close()
+
+    @classmethod
+    def logs(cls):
+        with open(cls.log_path, errors="replace") as f:
+            return f.read()
 
     def admit(self, obj, path="/inject", **kw):
         """POSTs the review of `obj`: (HTTP status, response object, patched object or None)."""
@@ -291,6 +297,49 @@ class Webhook(unittest.TestCase):
         _, _, patched = self.admit(pod({"podrouter.io/inject": "enabled"}))
         self.assertEqual(len(patched["spec"]["containers"]), 2)
         idle.close()
+
+    def test_request_values_reach_the_log_escaped(self):
+        forged = "x\n2026-01-01T00:00:00.000Z error event=FORGED\r\x1b[31m\""
+        self.admit(pod({"podrouter.io/inject": forged}))
+        self.admit(pod({"podrouter.io/inject": "enabled"}), uid="uid with spaces")
+        wait_for(lambda: "uid=\"uid with spaces\"" in self.logs(), what="the admission logged")
+        logs = self.logs()
+        for line in logs.splitlines():
+            self.assertFalse(line.startswith("2026-01-01T00:00:00.000Z"), line)
+            self.assertNotIn("\x1b", line)
+            self.assertNotIn("\r", line)
+        self.assertIn("pod=shop/orders-7d9f-*", logs)
+
+    def test_sigterm_lets_requests_in_flight_finish(self):
+        proc = subprocess.Popen([BIN, "webhook", "--listen", f"127.0.0.1:{(port := free_port())}",
+                                 "--tls-cert", self.cert, "--tls-key", self.key],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                     or True, what="the second webhook")
+            s = self.tls.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                     server_hostname="127.0.0.1")
+            body = json.dumps(review(pod({"podrouter.io/inject": "enabled"}))).encode()
+            s.sendall(b"POST /inject HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                      + str(len(body)).encode() + b"\r\n\r\n" + body[:100])
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)  # mid-request
+            time.sleep(0.3)
+            with self.assertRaises(OSError):  # no new connections
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            s.sendall(body[100:])
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            s.close()
+            self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+            self.assertEqual(proc.wait(timeout=20), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            err = proc.communicate()[1].decode(errors="replace")
+        self.assertIn("event=webhook_draining signal=SIGTERM", err)
+        self.assertNotIn("Sanitizer", err)
 
     def test_bad_certificates_are_clear_errors(self):
         for args, words in (([self.cert, os.path.join(self.tmp, "missing.key")], "missing.key"),

@@ -127,8 +127,45 @@ TEST(Admission, PodsThatCannotCarryTheSidecarAreDeniedWithTheReason) {
   EXPECT_EQ(Ask(PodReview(bad_name)).review["response"]["allowed"], false);
 }
 
+TEST(Admission, PodsWhereTheSidecarCannotWorkAreNamedNotPatched) {
+  json windows = Pod({{"podrouter.io/inject", "enabled"}});
+  windows["spec"]["os"] = {{"name", "windows"}};
+  json volume = Pod({{"podrouter.io/inject", "enabled"}});
+  volume["spec"]["volumes"] = {{{"name", "podrouter-config"}, {"emptyDir", json::object()}}};
+  json port = Pod({{"podrouter.io/inject", "enabled"}});
+  port["spec"]["containers"][0]["ports"] = {{{"containerPort", 9901}}};
+  for (const auto& [pod, words] : {std::pair{windows, "Windows"}, {volume, "not a ConfigMap"},
+                                   {port, "port 9901"}}) {
+    Reply asked = Ask(PodReview(pod));
+    EXPECT_EQ(asked.review["response"]["allowed"], false) << words;
+    EXPECT_NE(asked.review["response"]["status"]["message"].get<std::string>().find(words),
+              std::string::npos);
+    // In a namespace that opted in, a pod that did not ask itself is let through with a warning.
+    json unasked = pod;
+    unasked["metadata"].erase("annotations");
+    Reply r = Ask(PodReview(unasked), Scope::kNamespace);
+    EXPECT_EQ(r.review["response"]["allowed"], true) << words;
+    EXPECT_FALSE(r.review["response"].contains("patch"));
+    EXPECT_NE(r.review["response"]["warnings"][0].get<std::string>().find(words),
+              std::string::npos);
+  }
+}
+
+TEST(Admission, TheLogGetsTheRequestsIdentity) {
+  json pod = Pod({{"podrouter.io/inject", "enabled"}});
+  json review = PodReview(pod);
+  review["request"]["namespace"] = "shop";
+  AdmissionAnswer a = Admit(review.dump(), Scope::kPod, Defaults());
+  EXPECT_EQ(a.outcome, "injected");
+  EXPECT_EQ(a.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_EQ(a.pod, "shop/app-1");
+}
+
 TEST(Admission, MalformedRequestsGetAnAdmissionReviewError) {
-  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  const std::string deep = std::string(101, '[') + std::string(101, ']');
+  EXPECT_NE(Admit(std::string(100, '[') + std::string(100, ']'), Scope::kPod, Defaults())
+                .reason.find("not an AdmissionReview"),
+            std::string::npos);  // 100 deep is read (and then is no review)
   for (const std::string& body :
        {std::string("not json"), std::string("[]"), std::string("{\"kind\":\"Pod\"}"),
         std::string(R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"})"),
