@@ -1,10 +1,11 @@
 // ConfigWatch: a directory watch, a debounce timer and a content comparison.
 #include "app/config_watch.h"
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string_view>
+
+#include "base/file.h"
+#include "config/loader.h"
 
 namespace podrouter {
 namespace {
@@ -15,12 +16,12 @@ std::string DirectoryOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// The file's content, or nothing when it cannot be read as a config (missing mid-swap, not a
+// regular file, too large: the reload that follows, if any, says which).
 std::optional<std::string> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string content, error;
+  if (!ReadRegularFile(path, config::kMaxConfigBytes, &content, &error)) return std::nullopt;
+  return content;
 }
 
 }  // namespace

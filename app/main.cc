@@ -13,6 +13,7 @@
 
 #include "app/server.h"
 #include "app/version.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "config/loader.h"
 #include "config/values.h"
@@ -32,6 +33,9 @@ constexpr char kUsage[] =
     "                         [--log-level L]   (HTTPS; POST /inject, /inject-namespace)\n"
     "       podrouter version\n"
     "FILE may also come from $PODROUTER_CONFIG; the log level from $PODROUTER_LOG_LEVEL.\n";
+
+// `inject -f` reads at most this much (a large cluster's `kubectl get -A -o yaml` is a few MiB).
+constexpr size_t kMaxManifestBytes = 256 << 20;
 
 int Usage(const char* problem) {
   if (problem) fprintf(stderr, "podrouter: %s\n", problem);
@@ -185,12 +189,11 @@ int Inject(const std::vector<std::string>& args) {
   if (file.empty() || file == "-") {
     input.assign(std::istreambuf_iterator<char>(std::cin), {});
   } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      fprintf(stderr, "podrouter: inject: cannot read %s\n", file.c_str());
+    std::string error;
+    if (!podrouter::ReadRegularFile(file, kMaxManifestBytes, &input, &error)) {
+      fprintf(stderr, "podrouter: inject: %s: %s\n", file.c_str(), error.c_str());
       return 1;
     }
-    input.assign(std::istreambuf_iterator<char>(in), {});
   }
   podrouter::config::InjectResult result = podrouter::config::Inject(input, options);
   const std::string name = file.empty() ? "<stdin>" : file;

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/file.h"
 #include "config/node_reader.h"
 #include "config/values.h"
 
@@ -458,15 +459,13 @@ LoadResult LoadConfigString(const std::string& text, const std::string& file_nam
 }
 
 LoadResult LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text, error;
+  if (!ReadRegularFile(path, kMaxConfigBytes, &text, &error)) {
     LoadResult result;
-    result.errors.push_back({path, 0, 0, "", "cannot read the config file"});
+    result.errors.push_back({path, 0, 0, "", error});
     return result;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return LoadConfigString(text.str(), path);
+  return LoadConfigString(text, path);
 }
 
 }  // namespace podrouter::config

@@ -25,6 +25,11 @@ struct LoadResult {
   std::vector<ConfigError> errors;
 };
 
+// A config is at most this big (a long one is a few KiB); a larger file is refused unread.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+
+// Loads the regular file at `path` (a directory, device, FIFO or a file over kMaxConfigBytes is
+// an error naming it, as is a file that cannot be opened, with the system's reason).
 LoadResult LoadConfigFile(const std::string& path);
 LoadResult LoadConfigString(const std::string& text, const std::string& file_name);
 

@@ -99,7 +99,9 @@ class Inject(unittest.TestCase):
         self.assertIn("<stdin>: document 4 (line ", out.stderr)
 
     def test_bad_usage(self):
-        for args in (["--image"], ["--admin-port", "0"], ["--colour"], ["-f", "/nonexistent"]):
+        for args in (["--image"], ["--admin-port", "0"], ["--colour"], ["-f", "/nonexistent"],
+                     ["-f", "/tmp"], ["-f", "/dev/zero"], ["--config-map", "Bad_Name"],
+                     ["--image", ""]):
             out = inject(*args, stdin="")
             self.assertEqual(out.returncode, 1, args)
             self.assertEqual(out.stdout, "")

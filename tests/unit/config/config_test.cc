@@ -1,6 +1,10 @@
 // Config loader: every error message, with its position and path, and the defaults it fills in.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "config/loader.h"
 #include "config/values.h"
@@ -292,7 +296,27 @@ TEST(ConfigLoader, OrdinalRoutesNeedOrdinals) {
 TEST(ConfigLoader, UnreadableFile) {
   LoadResult r = LoadConfigFile("/nonexistent/podrouter.yaml");
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].ToString(), "/nonexistent/podrouter.yaml: cannot read the config file");
+  EXPECT_EQ(r.errors[0].ToString(),
+            "/nonexistent/podrouter.yaml: cannot read: No such file or directory");
+  // Only a regular file of bounded size is read: a directory, a device that never ends, a FIFO
+  // that would block the loop until a writer came, each refused unread with the reason.
+  EXPECT_EQ(LoadConfigFile("/tmp").errors.at(0).ToString(), "/tmp: is a directory, not a file");
+  EXPECT_EQ(LoadConfigFile("/dev/zero").errors.at(0).ToString(),
+            "/dev/zero: is not a regular file (a device, pipe or socket)");
+  const std::string fifo = testing::TempDir() + "/podrouter-test-fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(LoadConfigFile(fifo).errors.at(0).ToString().find("not a regular file"),
+            std::string::npos);
+  ::unlink(fifo.c_str());
+  const std::string big = testing::TempDir() + "/podrouter-test-big.yaml";
+  {
+    std::ofstream out(big);
+    out << "# " << std::string(kMaxConfigBytes, 'x') << "\n";
+  }
+  EXPECT_EQ(LoadConfigFile(big).errors.at(0).message,
+            "is " + std::to_string(kMaxConfigBytes + 3) + " bytes, more than the 1 MiB it may be");
+  ::unlink(big.c_str());
 }
 
 TEST(ConfigValues, Durations) {

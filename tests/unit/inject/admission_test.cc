@@ -134,8 +134,8 @@ TEST(Admission, PodsWhereTheSidecarCannotWorkAreNamedNotPatched) {
   volume["spec"]["volumes"] = {{{"name", "podrouter-config"}, {"emptyDir", json::object()}}};
   json port = Pod({{"podrouter.io/inject", "enabled"}});
   port["spec"]["containers"][0]["ports"] = {{{"containerPort", 9901}}};
-  for (const auto& [pod, words] : {std::pair{windows, "Windows"}, {volume, "not a ConfigMap"},
-                                   {port, "port 9901"}}) {
+  for (const auto& [pod, words] :
+       {std::pair{windows, "Windows"}, {volume, "not a ConfigMap"}, {port, "port 9901"}}) {
     Reply asked = Ask(PodReview(pod));
     EXPECT_EQ(asked.review["response"]["allowed"], false) << words;
     EXPECT_NE(asked.review["response"]["status"]["message"].get<std::string>().find(words),
@@ -173,7 +173,8 @@ TEST(Admission, MalformedRequestsGetAnAdmissionReviewError) {
         std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)"
                     R"("request":{"uid":"u","kind":{"kind":"Pod"}}})"),
         deep, std::string(""), std::string("\xff\xfe{\"a\": 1}"),
-        std::string("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"x\":\"\xc3\"}")}) {
+        std::string("{\"apiVersion\":\"admission.k8s.io/"
+                    "v1\",\"kind\":\"AdmissionReview\",\"x\":\"\xc3\"}")}) {
     AdmissionAnswer a = Admit(body, Scope::kPod, Defaults());
     EXPECT_EQ(a.status, 400) << body.substr(0, 80);
     const json review = json::parse(a.body);
