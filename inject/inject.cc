@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "inject/pod_template.h"
+#include "inject/yaml_check.h"
 #include "inject/yaml_json.h"
 
 namespace podrouter::config {
@@ -151,10 +154,34 @@ Outcome InjectObject(YAML::Node node, const InjectOptions& options, InjectResult
   return Outcome::kInjected;
 }
 
-// A document that holds JSON values one after another (`{...}{...}`, which kubectl accepts):
-// their source texts, or nothing when the document is not such a stream (then it is YAML).
-std::vector<std::string> SplitJsonStream(const std::string& text, std::string* error) {
-  std::vector<std::string> values;
+struct JsonValue {
+  std::string text;              // as written
+  nlohmann::ordered_json value;  // parsed
+};
+
+// Parses one JSON value, refusing a key given twice in one object (RFC 8259 §4 says they
+// should be unique; nlohmann keeps the last silently, and which one a reader sees varies).
+nlohmann::ordered_json ParseJson(const std::string& text) {
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  return nlohmann::ordered_json::parse(
+      text, [&](int, nlohmann::ordered_json::parse_event_t event, nlohmann::ordered_json& parsed) {
+        using Event = nlohmann::ordered_json::parse_event_t;
+        if (event == Event::object_start) keys.emplace_back();
+        if (event == Event::object_end) keys.pop_back();
+        if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second) {
+          throw std::invalid_argument("the key '" + parsed.get<std::string>() +
+                                      "' appears twice in one object");
+        }
+        return true;
+      });
+}
+
+// A document that holds JSON values (one, or several one after another: `{...}{...}`, which
+// kubectl accepts): each one's text and value, or nothing when the document is not JSON (then it
+// is YAML). JSON is read by a JSON parser: yaml-cpp refuses valid JSON such as the surrogate pair
+// escapes ("\ud83d\ude00") Python's json.dumps writes.
+std::vector<JsonValue> SplitJson(const std::string& text, std::string* error) {
+  std::vector<JsonValue> values;
   size_t start = text.find_first_not_of(" \t\r\n");
   if (start == std::string::npos || text[start] != '{') return values;
   std::istringstream in(text);
@@ -174,10 +201,38 @@ std::vector<std::string> SplitJsonStream(const std::string& text, std::string* e
     in.clear();
     std::streamoff end = in.tellg();
     if (end < 0) end = static_cast<std::streamoff>(text.size());
-    values.push_back(text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+    values.push_back(
+        {text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)), {}});
+    try {
+      values.back().value = ParseJson(values.back().text);
+    } catch (const std::exception& e) {
+      *error = "JSON value " + std::to_string(values.size()) + ": " + e.what();
+      return {};
+    }
   }
-  if (values.size() == 1) values.clear();  // one JSON object is a YAML document like any other
   return values;
+}
+
+// Loads one YAML document after CheckYaml, with nodes an alias shared made separate (so adding
+// the sidecar to one workload never adds it to another that aliased its containers). On failure
+// *line (0-based, or -1) and *error say why.
+std::optional<YAML::Node> LoadYaml(const std::string& text, int* line, std::string* error) {
+  const YamlCheck check = CheckYaml(text);
+  if (!check.error.empty()) {
+    *line = check.line;
+    *error = check.error;
+    return std::nullopt;
+  }
+  try {
+    YAML::Node node = YAML::Load(text);
+    // EmitYaml writes a shared node out in full at each use; reading that back shares nothing.
+    if (check.has_aliases) node = YAML::Load(EmitYaml(node));
+    return node;
+  } catch (const YAML::Exception& e) {
+    *line = e.mark.line;
+    *error = e.msg;
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -194,24 +249,31 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
   for (const Document& doc : Split(manifests)) {
     ++index;
     std::string json_error;
-    std::vector<std::string> parts = SplitJsonStream(doc.text, &json_error);
+    std::vector<JsonValue> json = SplitJson(doc.text, &json_error);
     if (!json_error.empty()) {
       fail(doc, -1, json_error);
       continue;
     }
-    const bool stream = !parts.empty();
-    if (!stream) parts.push_back(doc.text);
+    const bool stream = json.size() > 1;
+    const size_t parts = json.empty() ? 1 : json.size();
     std::string body;  // the document as it goes out, when anything in it changed
     bool changed = false;
-    for (size_t i = 0; i < parts.size(); ++i) {
+    for (size_t i = 0; i < parts; ++i) {
       // Each value of a JSON stream becomes a document of its own.
       if (stream && i > 0) body += "---\n";
+      const std::string& text = json.empty() ? doc.text : json[i].text;
       YAML::Node node;
-      try {
-        node = YAML::Load(parts[i]);
-      } catch (const YAML::Exception& e) {
-        fail(doc, e.mark.line, e.msg);
-        continue;
+      if (!json.empty()) {
+        node = YamlFromJson(json[i].value);
+      } else {
+        int line = -1;
+        std::string problem;
+        std::optional<YAML::Node> loaded = LoadYaml(text, &line, &problem);
+        if (!loaded) {
+          fail(doc, line, problem);
+          continue;
+        }
+        node = *loaded;
       }
       std::string error;
       switch (InjectObject(node, options, &result, &error)) {
@@ -224,7 +286,7 @@ InjectResult Inject(const std::string& manifests, const InjectOptions& options) 
           break;
         case Outcome::kNotWorkload:
         case Outcome::kAlready:
-          body += parts[i];  // untouched, so injecting twice changes nothing
+          body += text;  // untouched, so injecting twice changes nothing
           if (stream) body += "\n";
           break;
       }

@@ -17,12 +17,22 @@ bool NeedsQuotes(const std::string& text) {
   if (std::isdigit(at(0)) || at(0) == '.') return true;
   if (at(0) == '-' || at(0) == '+') {
     // `--config` and `-v` read as strings everywhere; `-1`, `+.5` and a lone `-` need quotes.
-    return text.size() < 2 || !(at(1) == '-' || std::isalpha(at(1)));
+    if (text.size() < 2 || !(at(1) == '-' || std::isalpha(at(1)))) return true;
+  }
+  // YAML 1.1 gives `=` (value) and `<<` (merge) meanings of their own, and reads NEL, LS and PS
+  // (U+0085, U+2028, U+2029) as line breaks.
+  if (text == "=" || text == "<<" || text.find("\xc2\x85") != std::string::npos ||
+      text.find("\xe2\x80\xa8") != std::string::npos ||
+      text.find("\xe2\x80\xa9") != std::string::npos) {
+    return true;
   }
   try {
     const YAML::Node plain = YAML::Load(text);
     bool boolean;
-    return !plain.IsScalar() || YAML::convert<bool>::decode(plain, boolean);  // null, [x], a: b
+    // Read back plain, it must be this very string: not null, a list or a map, a boolean, nor
+    // text that loses its surrounding spaces or trailing newlines (a `>+` block's, say).
+    return !plain.IsScalar() || plain.Scalar() != text ||
+           YAML::convert<bool>::decode(plain, boolean);
   } catch (const YAML::Exception&) {
     return true;  // not even valid plain: "*x", "[", "a: b: c"
   }
@@ -50,7 +60,11 @@ void Emit(YAML::Emitter& out, const YAML::Node& node) {
       out << YAML::EndSeq;
       return;
     case YAML::NodeType::Scalar:
-      if (IsQuoted(node) && NeedsQuotes(node.Scalar())) out << YAML::DoubleQuoted;
+      if (IsQuoted(node) && NeedsQuotes(node.Scalar())) {
+        // Escaped, so line breaks of any kind survive readers that fold them.
+        out << YAML::EscapeNonAscii << YAML::DoubleQuoted << node.Scalar() << YAML::EmitNonAscii;
+        return;
+      }
       out << node.Scalar();
       return;
     case YAML::NodeType::Null:

@@ -322,3 +322,61 @@ TEST(Inject, EmptyInputAndListsOfOtherThings) {
 
 }  // namespace
 }  // namespace podrouter::config
+
+namespace podrouter::config {
+namespace {
+
+TEST(InjectInput, AKeyGivenTwiceIsAnError) {
+  // yaml-cpp kept both; a reader that keeps the last saw no sidecar in an "injected" pod.
+  InjectResult r =
+      Inject("kind: Pod\nspec:\n  containers: [{name: a, image: a}]\n  containers: [{name: b}]\n",
+             Options());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "document 1 (line 4): the key 'containers' appears twice in one mapping");
+  r = Inject(R"({"kind":"Pod","spec":{"containers":[]},"spec":{}})", Options());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("the key 'spec' appears twice"), std::string::npos);
+}
+
+TEST(InjectInput, AliasesThatMultiplyAreRefusedAndSharedNodesAreSeparated) {
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  InjectResult r = Inject(bomb + "kind: Pod\nspec: {containers: []}\n", Options());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("an alias bomb?"), std::string::npos);
+
+  // Two workloads sharing one containers list by an alias: each gets its own sidecar, volume
+  // and annotation, and a second run finds both done.
+  const std::string shared =
+      "kind: List\nitems:\n"
+      "- {kind: Deployment, spec: {template: {spec: {containers: &c [{name: a, image: a}]}}}}\n"
+      "- {kind: Deployment, spec: {template: {spec: {containers: *c}}}}\n";
+  r = Inject(shared, Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.injected, 2);
+  const YAML::Node items = YAML::Load(r.output)["items"];
+  for (size_t i = 0; i < 2; ++i) {
+    const YAML::Node spec = items[i]["spec"]["template"]["spec"];
+    EXPECT_EQ(spec["containers"].size(), 2u) << i;
+    EXPECT_EQ(spec["volumes"].size(), 1u) << i;
+  }
+  InjectResult again = Inject(r.output, Options());
+  EXPECT_EQ(again.already, 2);
+  EXPECT_EQ(again.injected + again.converted, 0);
+}
+
+TEST(InjectInput, JsonIsReadAsJson) {
+  // Surrogate pairs, as Python's json.dumps writes any emoji: yaml-cpp refused them.
+  InjectResult r = Inject(R"({"kind":"Pod","metadata":{"annotations":{"e":"\ud83d\ude00"}},)"
+                          R"("spec":{"containers":[{"name":"c","image":"i"}]}})",
+                          Options());
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(YAML::Load(r.output)["metadata"]["annotations"]["e"].Scalar(), "\xf0\x9f\x98\x80");
+}
+
+}  // namespace
+}  // namespace podrouter::config

@@ -12,9 +12,10 @@ namespace {
 TEST(YamlJson, QuotedScalarsThatReadAsOtherTypesStayQuoted) {
   const YAML::Node in = YAML::Load(
       "a: \"8080\"\nb: 'yes'\nc: \"null\"\nd: \"on\"\ne: \"1.5\"\nf: \"~\"\ng: \"\"\n"
-      "h: \"-1\"\ni: \"2026-11-30\"\nj: \"plain\"\nk: 8080\nl: yes\nm: \"--flag\"\n");
+      "h: \"-1\"\ni: \"2026-11-30\"\nj: \"plain\"\nk: 8080\nl: yes\nm: \"--flag\"\n"
+      "n: \"=\"\no: \"<<\"\np: \"a\\u2028b\"\nq: \" padded \"\nr: \"two\\n\\n\"\n");
   const YAML::Node out = YAML::Load(EmitYaml(in));
-  for (const char* key : {"a", "b", "c", "d", "e", "f", "g", "h", "i"}) {
+  for (const char* key : {"a", "b", "c", "d", "e", "f", "g", "h", "i", "n", "o", "p", "q", "r"}) {
     EXPECT_EQ(out[key].Tag(), "!") << key << " lost its quotes:\n" << EmitYaml(in);
     EXPECT_EQ(out[key].Scalar(), in[key].Scalar()) << key;
   }
