@@ -1,6 +1,9 @@
 // ConfigWatch: a directory watch, a debounce timer and a content comparison.
 #include "app/config_watch.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
 #include <optional>
 #include <string_view>
 
@@ -37,31 +40,47 @@ std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::stri
   w->debounce_ms_ = debounce_ms;
   w->on_change_ = std::move(on_change);
   uv_fs_event_init(loop, &w->event_);
+  uv_fs_event_init(loop, &w->target_event_);
   uv_timer_init(loop, &w->timer_);
-  w->event_.data = w->timer_.data = w.get();
+  w->event_.data = w->target_event_.data = w->timer_.data = w.get();
   const std::string directory = DirectoryOf(path);
-  int rc = uv_fs_event_start(
-      &w->event_,
-      [](uv_fs_event_t* e, const char* filename, int, int) {
-        auto* self = static_cast<ConfigWatch*>(e->data);
-        if (!self->Concerns(filename)) return;
-        uv_timer_start(
-            &self->timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); },
-            self->debounce_ms_, 0);
-      },
-      directory.c_str(), 0);
+  int rc = uv_fs_event_start(&w->event_, &OnEvent, directory.c_str(), 0);
   if (rc != 0) {
     *error = "cannot watch " + directory + " for config changes: " + uv_strerror(rc);
     Close(std::move(w));
     return nullptr;
   }
+  w->FollowTarget();
   return w;
 }
 
-bool ConfigWatch::Concerns(const char* filename) const {
-  // Inotify names the entry that changed; without a name (overflow) anything may have.
-  if (filename == nullptr) return true;
-  return name_ == filename || std::string_view(filename).substr(0, 2) == "..";
+void ConfigWatch::OnEvent(uv_fs_event_t* e, const char* filename, int, int) {
+  auto* self = static_cast<ConfigWatch*>(e->data);
+  const std::string& name = e == &self->event_ ? self->name_ : self->target_name_;
+  // Inotify names the entry that changed (none after an overflow: anything may have). The
+  // kubelet's entries start with "..".
+  if (filename && name != filename && std::string_view(filename).substr(0, 2) != "..") return;
+  uv_timer_start(
+      &self->timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); },
+      self->debounce_ms_, 0);
+}
+
+void ConfigWatch::FollowTarget() {
+  char real[PATH_MAX], real_dir[PATH_MAX];
+  std::string target_dir;
+  if (::realpath(path_.c_str(), real) && ::realpath(DirectoryOf(path_).c_str(), real_dir) &&
+      DirectoryOf(real) != real_dir) {
+    target_dir = DirectoryOf(real);
+  }
+  if (!target_dir.empty())
+    target_name_ = std::string(real).substr(std::string(real).rfind('/') + 1);
+  if (target_dir == target_dir_) return;
+  if (!target_dir_.empty()) uv_fs_event_stop(&target_event_);
+  target_dir_.clear();
+  if (!target_dir.empty() &&
+      uv_fs_event_start(&target_event_, &OnEvent, target_dir.c_str(), 0) == 0) {
+    target_dir_ = target_dir;
+  }
 }
 
 void ConfigWatch::Seen() {
@@ -69,6 +88,7 @@ void ConfigWatch::Seen() {
 }
 
 void ConfigWatch::OnSettled() {
+  FollowTarget();  // the link may point elsewhere now
   std::optional<std::string> now = ReadAll(path_);
   // A file caught mid-swap (a dangling link) is not a change: the swap's next event settles it.
   if (!now || *now == content_) return;
@@ -83,6 +103,7 @@ void ConfigWatch::Close(std::unique_ptr<ConfigWatch> watch) {
     if (self->handles_.Done()) delete self;
   };
   uv_close(reinterpret_cast<uv_handle_t*>(&w->event_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->target_event_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->timer_), closed);
 }
 

@@ -5,7 +5,8 @@
 // file is read and compared with the content last seen. A change calls `on_change` once, however
 // many events one update made (the kubelet's swap makes five or so). Events for other files in the
 // directory (a log file, say) are ignored: only the file's own name and the kubelet's `..`-prefixed
-// entries count.
+// entries count. A config file that links into another directory has that one watched as well.
+// Not followed: a directory on the path that is itself a link being re-aimed (SIGHUP reloads).
 #pragma once
 
 #include <uv.h>
@@ -38,17 +39,24 @@ class ConfigWatch {
 
  private:
   ConfigWatch() = default;
-  bool Concerns(const char* filename) const;
+  static void OnEvent(uv_fs_event_t* event, const char* filename, int events, int status);
+  // When the config file is a link into another directory (not the kubelet's `..data` in the same
+  // one), that directory is watched too, so an edit of the file itself is seen; re-aimed when the
+  // link is.
+  void FollowTarget();
   void OnSettled();
 
   std::string path_;
-  std::string name_;     // the file's name within its directory
-  std::string content_;  // the file as last seen (empty when it could not be read at Start)
+  std::string name_;         // the file's name within its directory
+  std::string target_dir_;   // the directory the link leads to, when watched; else ""
+  std::string target_name_;  // the file's name there
+  std::string content_;      // the file as last seen (empty when it could not be read at Start)
   uint64_t debounce_ms_ = 0;
   std::function<void()> on_change_;
   uv_fs_event_t event_;
+  uv_fs_event_t target_event_;
   uv_timer_t timer_;
-  CloseCountdown handles_{2};
+  CloseCountdown handles_{3};
 };
 
 }  // namespace podrouter

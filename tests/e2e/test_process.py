@@ -94,6 +94,36 @@ class Lifecycle(TestBed):
         self.assertEqual((reloads("ok"), reloads("error")), (2, 1))
         self.assertEqual(r.logs().count("trigger=config_changed"), 3)
 
+    def test_a_config_that_links_elsewhere_reloads_when_its_target_is_edited(self):
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        mounted = os.path.join(self.tmp, "mounted")
+        os.mkdir(elsewhere)
+        os.mkdir(mounted)
+        r = self.router(self.config(0), start=False)
+        config = lambda ordinal: json.dumps(dict(self.config(ordinal),
+                                                 admin={"bind": f"127.0.0.1:{r.admin_port}"}))
+        with open(os.path.join(elsewhere, "real.yaml"), "w") as f:
+            f.write(config(0))
+        os.symlink(os.path.join(elsewhere, "real.yaml"), os.path.join(mounted, "podrouter.yaml"))
+        r.path = os.path.join(mounted, "podrouter.yaml")
+        r.start()
+        with open(os.path.join(elsewhere, "real.yaml"), "w") as f:  # the target, edited in place
+            f.write(config(1))
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 1,
+                 what="the edit of the link's target reloaded")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))
+        with open(os.path.join(elsewhere, "other.yaml"), "w") as f:  # a neighbour: no reload
+            f.write(config(2))
+        os.replace(os.path.join(mounted, "podrouter.yaml"), os.path.join(mounted, "old"))
+        os.symlink(os.path.join(elsewhere, "other.yaml"), os.path.join(mounted, "podrouter.yaml"))
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 2,
+                 what="the re-aimed link reloaded")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-2 "))
+        with open(os.path.join(elsewhere, "other.yaml"), "w") as f:  # the new target, edited
+            f.write(config(0))
+        wait_for(lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok") == 3,
+                 what="the edit of the new target reloaded")
+
     def test_an_edit_in_place_reloads_and_a_touch_does_not(self):
         r = self.router(self.config(0))
         r.write(self.config(2))  # an editor writing the file itself
