@@ -23,6 +23,8 @@ SslContext LoadTlsContext(const std::string& cert_file, const std::string& key_f
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
+  // An encrypted key is an error, not a pass-phrase prompt on the terminal (or a hang without one).
+  SSL_CTX_set_default_passwd_cb(ctx.get(), [](char*, int, int, void*) { return 0; });
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
     *error = "cannot load the TLS certificate " + cert_file + ": " + TlsError();
     return nullptr;

@@ -15,7 +15,8 @@ struct SslCtxFree {
 using SslContext = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
 // Loads `cert_file` (the certificate, then any intermediates) and `key_file` and checks that they
-// belong together. On failure returns null and sets *error, naming the file and OpenSSL's reason.
+// belong together. On failure returns null and sets *error, naming the file and OpenSSL's reason
+// (an encrypted key is one: podrouter never asks for a pass phrase).
 SslContext LoadTlsContext(const std::string& cert_file, const std::string& key_file,
                           std::string* error);
 

@@ -350,6 +350,14 @@ class Webhook(unittest.TestCase):
                                  capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 1)
             self.assertIn(words, out.stderr)
+        encrypted = os.path.join(self.tmp, "encrypted.key")
+        subprocess.run(["openssl", "pkey", "-in", self.key, "-out", encrypted, "-aes256",
+                        "-passout", "pass:secret"], check=True, capture_output=True, timeout=30)
+        out = subprocess.run([BIN, "webhook", "--listen", f"127.0.0.1:{free_port()}",
+                              "--tls-cert", self.cert, "--tls-key", encrypted],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("cannot load the TLS key", out.stderr)
         out = subprocess.run([BIN, "webhook", "--tls-cert", self.cert], capture_output=True,
                              text=True, timeout=30)
         self.assertEqual(out.returncode, 1)
