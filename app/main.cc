@@ -169,10 +169,6 @@ int Inject(const std::vector<std::string>& args) {
   std::string file;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      fputs(kUsage, stdout);
-      return 0;
-    }
     std::string problem;
     if (SidecarFlag(args, &i, &options, &problem)) {
       if (!problem.empty()) return Usage(problem.c_str());
@@ -217,10 +213,6 @@ int Webhook(const std::vector<std::string>& args) {
   std::string log_level;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      fputs(kUsage, stdout);
-      return 0;
-    }
     std::string problem;
     if (SidecarFlag(args, &i, &options.inject, &problem)) {
       if (!problem.empty()) return Usage(problem.c_str());
@@ -327,6 +319,12 @@ int main(int argc, char** argv) {
   if (command == "help" || command == "--help" || command == "-h") {
     fputs(kUsage, stdout);
     return 0;
+  }
+  for (const std::string& a : args) {
+    if (a == "-h" || a == "--help") {  // `podrouter webhook --help` and the like
+      fputs(kUsage, stdout);
+      return 0;
+    }
   }
   if (command == "inject") return Inject(args);
   if (command == "webhook") return Webhook(args);

@@ -26,7 +26,7 @@ ALLOWED = {
     "dataplane": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing"},
     "app": {"base", "config", "metrics", "dns", "discovery", "http", "http2", "routing",
             "dataplane", "inject", "webhook"},
-    "webhook": {"base", "config", "inject"},
+    "webhook": {"base", "config", "http", "inject"},
 }
 # Modules with no I/O of their own: no libuv or c-ares anywhere below them.
 PURE = {"base", "config", "metrics", "inject", "http", "http2", "routing"}

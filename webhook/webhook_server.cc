@@ -8,6 +8,7 @@
 
 #include "base/close_countdown.h"
 #include "base/log.h"
+#include "http/http_head.h"
 #include "inject/admission.h"
 
 namespace podrouter::webhook {
@@ -16,25 +17,6 @@ namespace {
 constexpr size_t kMaxHead = 32 << 10;  // counted by reads, so one read (16 KiB) of slack
 constexpr uint64_t kRequestTimeoutMs = 10'000;
 constexpr size_t kMaxConnections = 1024;
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Content Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    default:
-      return "Error";
-  }
-}
 
 }  // namespace
 
@@ -164,7 +146,7 @@ void WebhookServer::Connection::Respond(int status, const std::string& content_t
                                         const std::string& payload) {
   answered = true;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
-  const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) +
+  const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
                                "\r\nContent-Type: " + content_type +
                                "\r\nContent-Length: " + std::to_string(payload.size()) +
                                "\r\nConnection: close\r\n\r\n" + payload;
