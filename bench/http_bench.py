@@ -48,6 +48,8 @@ LOADS = {  # name: (label, path, connections, lua extra headers)
     "small": ("small, 50 kept-alive conns", "/small", 50, ""),
     "close": ("small, new conn per request", "/small", 50, ', ["Connection"] = "close"'),
     "64k": ("64 KiB, 10 kept-alive conns", "/big", 10, ""),
+    # The latency one hop adds: one connection, one request at a time (wrk -c1).
+    "c1": ("1 conn, one request at a time", "/small", 1, ""),
 }
 
 
@@ -199,7 +201,7 @@ backend pods
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
+def run(rounds, seconds, workers=1, loads=("small", "close", "64k", "c1")):
     """Runs the loads through every path; returns {path: {metric: [values per round]}} and notes."""
     with targets(workers) as (tmp, paths):
         for load in loads:
@@ -240,10 +242,34 @@ def run(rounds, seconds, workers=1, loads=("small", "close", "64k")):
             print(f"http (workers {workers}) round {r + 1}/{rounds} done", file=sys.stderr)
         for name, rss in idle.items():
             results[name]["idle_rss"] = [rss]
+        added_over_direct(results, loads)
         return results, notes
 
 
-def rows(loads=("small", "close", "64k")):
+def added_over_direct(results, loads):
+    """For each load and path, the latency it adds over the direct path, round by round (the
+    rounds interleave, so each difference compares neighbours in time): `<load>_p50_added` and
+    `<load>_p99_added`, in µs."""
+    direct = results.get("direct", {})
+    for name, res in results.items():
+        for load in loads:
+            for q in ("p50", "p99"):
+                mine, base = res.get(f"{load}_{q}", []), direct.get(f"{load}_{q}", [])
+                if mine and len(mine) == len(base):
+                    res[f"{load}_{q}_added"] = [(a - b) * 1000 for a, b in zip(mine, base)]
+
+
+def added_rows(loads=("c1",)):
+    """Table rows of the latency added over direct, µs."""
+    out = []
+    for load in loads:
+        label = LOADS[load][0]
+        out += [(f"{label}: p50 added over direct µs", f"{load}_p50_added", "{:+.1f}"),
+                (f"{label}: p99 added over direct µs", f"{load}_p99_added", "{:+.1f}")]
+    return out
+
+
+def rows(loads=("small", "close", "64k", "c1")):
     return load_rows({k: v[0] for k, v in LOADS.items()}, loads)
 
 

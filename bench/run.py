@@ -4,7 +4,8 @@ worker count, keep-alive to the pods, consistent hashing on the same header) and
 connection, against the same pods, on loopback, with interleaved rounds and medians.
 
   1. HTTP, workers 1: small responses on 50 kept-alive connections, a new connection per request,
-     64 KiB responses (bench/http_bench.py)
+     64 KiB responses, and one connection with one request at a time — the latency one hop adds
+     over direct (bench/http_bench.py)
   2. HTTP, workers 2: the small loads again, every proxy with two workers
   3. TCP: bulk transfer (iperf3) and new connections/s, against HAProxy `mode tcp`
      (bench/tcp_bench.py)
@@ -62,6 +63,7 @@ def micro():
 def plot(results, png):
     """Requests/s and p99 per proxy and load, side by side."""
     loads = [("small", "small kept-alive"), ("close", "new conn/request"), ("64k", "64 KiB"),
+             ("c1", "1 conn, 1 at a time"),
              ("w2_small", "small, 2 workers"), ("w2_close", "new conn, 2 workers"),
              ("h2_m1", "HTTP/2, 1 stream/conn"), ("h2_m100", "HTTP/2, 100 streams/conn"),
              ("h2_grpch2", "gRPC unary")]
@@ -116,6 +118,9 @@ def report(results, idle, args, micro_text, date):
     parts = [
         table(f"**HTTP and memory** ({setting}; wrk -t1; workers 1)", PATHS,
               http_rows + idle_rows, results),
+        table("**Latency one hop adds** (wrk -t1 -c1: one connection, one request at a time; "
+              "the difference to direct, per interleaved round, then the median)", PATHS,
+              http_bench.added_rows(), results),
         table(f"**Two workers** (same loads; HAProxy nbthread 2, NGINX worker_processes 2)",
               PATHS, w2_rows, results),
         table("**TCP** (iperf3 bulk; new connections/s with a 1-byte echo; HAProxy `mode tcp`)",

@@ -23,13 +23,21 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 ZONE = "default.svc.cluster.local"
 
 
+HANDED_OUT = set()  # ports free_port gave this process: two callers never get the same one
+
+
 def free_port(ip="127.0.0.1", udp_too=False):
-    """A port free on `ip` for TCP (and UDP, when asked) at the time of the call."""
+    """A port free on `ip` for TCP (and UDP, when asked) at the time of the call, and not one this
+    process was given before (the kernel hands a just-freed port out again, so a listener's port
+    and the admin port, asked for one after the other, could be the same)."""
     for _ in range(100):
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as s:
             s.bind((ip, 0))
             port = s.getsockname()[1]
+        if port in HANDED_OUT:
+            continue
+        HANDED_OUT.add(port)
         if not udp_too:
             return port
         try:
