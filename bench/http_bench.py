@@ -278,7 +278,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--loads", default="small,close,64k")
+    ap.add_argument("--loads", default="small,close,64k,c1")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("--json", help="write the raw results to this file")
     args = ap.parse_args()
@@ -286,7 +286,7 @@ def main():
     results, notes = run(args.rounds, args.seconds, args.workers, loads)
     text = table(f"HTTP benchmark: {args.rounds} interleaved rounds of {args.seconds:g}s, "
                  f"medians; workers {args.workers}; wrk -t1; {os.cpu_count()} cores shared by "
-                 "wrk, proxy and pods", list(results), rows(loads) + [
+                 "wrk, proxy and pods", list(results), rows(loads) + added_rows(loads) + [
                      ("idle RSS KiB", "idle_rss", "{:.0f}")], results)
     text += "\n\n" + ("\n".join(notes) if notes else "every response was 2xx; no socket errors")
     emit(text, args.markdown)
