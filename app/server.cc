@@ -59,6 +59,13 @@ bool Server::Start(config::Config config, std::string* error) {
   for (uint32_t i = 0; i < workers; ++i) {
     loops_.push_back(std::make_unique<WorkerLoop>(i, workers, loop_, metrics_));
   }
+  if (workers > 1) {
+    std::vector<WorkerLoop*> raw;
+    for (auto& l : loops_) raw.push_back(l.get());
+    balancer_ = std::make_unique<WorkerBalancer>(std::move(raw));
+    // Queued ahead of the listeners, so every accept sees it.
+    for (auto& l : loops_) l->Run([b = balancer_.get()](WorkerLoop& w) { w.SetBalancer(b); });
+  }
   if (!Apply(std::move(config), error)) {
     AdminServer::Close(std::move(admin_));
     StopLoops();
@@ -218,6 +225,7 @@ void Server::Drain(const char* signal) {
     return;
   }
   draining_ = true;
+  if (balancer_) balancer_->Stop();
   LOG_INFO("event=draining signal=%s workers=%zu quiet_ms=%" PRId64 " timeout_ms=%" PRId64
            " note=\"serving until no client connection is open\"",
            signal, loops_.size(), static_cast<int64_t>(config_.drain_quiet.count()),

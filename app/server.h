@@ -24,6 +24,7 @@
 
 #include "app/admin_server.h"
 #include "app/config_watch.h"
+#include "app/worker_balancer.h"
 #include "app/worker_loop.h"
 #include "config/config.h"
 #include "dataplane/listener.h"
@@ -66,6 +67,7 @@ class Server {
   uv_loop_t* loop_;
   std::string config_path_;
   metrics::Metrics* metrics_;
+  std::unique_ptr<WorkerBalancer> balancer_;  // with more than one worker; outlives the loops
   std::vector<std::unique_ptr<WorkerLoop>> loops_;
   size_t loops_drained_ = 0;
   config::Config config_;

@@ -20,6 +20,7 @@ WorkerLoop::WorkerLoop(uint32_t index, uint32_t count, uv_loop_t* main_loop,
   worker_.pool = pool_.get();
   worker_.h2_pool = h2_pool_.get();
   worker_.flush.Init(worker_.loop);
+  worker_.sessions.SetGauge(&metrics->WorkerConnections(index));
   worker_.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
   uv_async_init(worker_.loop, &wake_,
                 [](uv_async_t* a) { static_cast<WorkerLoop*>(a->data)->RunQueued(); });
@@ -55,6 +56,15 @@ void WorkerLoop::Run(Task task) {
   }
   queued_.push_back(std::move(task));
   uv_async_send(&wake_);
+}
+
+void WorkerLoop::Adopt(const std::string& bind, uint32_t offset, int fd) {
+  auto it = listeners_.find(bind);
+  if (it == listeners_.end()) {
+    ::close(fd);
+    return;
+  }
+  it->second->Adopt(offset, fd);
 }
 
 void WorkerLoop::RunQueued() {

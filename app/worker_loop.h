@@ -52,6 +52,11 @@ class WorkerLoop {
   // Stops accepting and drains sessions; `drained` runs (here) once none is left.
   void Drain(std::function<void()> drained);
   void AbortSessions();
+  // Serves `fd`, accepted by another worker on port `offset` of the listener bound to `bind`;
+  // closes it when this loop has no such listener (a reload removed it meanwhile).
+  void Adopt(const std::string& bind, uint32_t offset, int fd);
+  // Accepted connections consult `balancer` from now on (null: none).
+  void SetBalancer(ConnectionBalancer* balancer) { worker_.balancer = balancer; }
   // The drain began: sessions that can ask their clients to reconnect do (HTTP/2 GOAWAY).
   void NoticeDrain() { worker_.sessions.NoticeDrainAll(); }
   // Closes what the loop owns; a loop with a thread then lets it end.

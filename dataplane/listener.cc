@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/log.h"
+#include "dataplane/connection_balancer.h"
 #include "dataplane/http_session.h"
 #include "dataplane/tcp_session.h"
 
@@ -163,6 +164,21 @@ void Listener::Shed(Port& port, int error) {
 }
 
 void Listener::OnConnection(Port& port, int fd) {
+  if (worker_->balancer &&
+      worker_->balancer->Rehome(worker_->index, config().bind.ToString(), port.offset, fd)) {
+    return;
+  }
+  Serve(port, fd);
+}
+
+void Listener::Adopt(uint32_t offset, int fd) {
+  for (auto& port : ports_) {
+    if (port->offset == offset && port->fd >= 0) return Serve(*port, fd);
+  }
+  ::close(fd);  // the bind lost that port in a reload while the connection was on its way
+}
+
+void Listener::Serve(Port& port, int fd) {
   std::shared_ptr<const ListenerState> state = ref_->current;
   metrics::ListenerMetrics* m = state->metrics;
   const config::Listener& config = state->config;

@@ -35,6 +35,10 @@ class Listener {
   // Stops accepting; the listener is destroyed when its sockets have closed. Sessions live on.
   static void Close(std::unique_ptr<Listener> listener);
 
+  // Serves `fd`, a connection another worker accepted on port `offset` of this bind and handed
+  // here (ConnectionBalancer); closes it when this listener has no such port.
+  void Adopt(uint32_t offset, int fd);
+
   const config::Listener& config() const { return ref_->current->config; }
 
   Listener(const Listener&) = delete;
@@ -51,7 +55,9 @@ class Listener {
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnPortClosed(uv_handle_t* handle);
   void Accept(Port& port);
+  // A connection accepted here: served here, or handed to a less busy worker.
   void OnConnection(Port& port, int fd);
+  void Serve(Port& port, int fd);
   // Out of file descriptors: empty the backlog with the reserve descriptor, counting each.
   void Shed(Port& port, int error);
   // Closes an accepted connection at once, counted under `reason`.

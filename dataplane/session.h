@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "metrics/metrics.h"
+
 namespace podrouter {
 
 class Session {
@@ -35,6 +37,7 @@ class SessionSet {
     sessions_.emplace(raw, std::move(session));
     opened_.fetch_add(1, std::memory_order_relaxed);
     open_.store(sessions_.size(), std::memory_order_relaxed);
+    if (gauge_) gauge_->Set(static_cast<double>(sessions_.size()));
     return raw;
   }
 
@@ -42,6 +45,7 @@ class SessionSet {
   void Remove(Session* session) {
     sessions_.erase(session);
     open_.store(sessions_.size(), std::memory_order_relaxed);
+    if (gauge_) gauge_->Set(static_cast<double>(sessions_.size()));
     if (sessions_.empty() && on_empty_) std::exchange(on_empty_, nullptr)();
   }
 
@@ -64,6 +68,9 @@ class SessionSet {
     for (auto& [raw, session] : sessions_) session->Drain();
   }
 
+  // The gauge that shows how many sessions are open (this worker's series).
+  void SetGauge(metrics::Gauge* gauge) { gauge_ = gauge; }
+
   // Runs `callback` once, when the set next becomes empty.
   void OnEmpty(std::function<void()> callback) { on_empty_ = std::move(callback); }
 
@@ -72,6 +79,7 @@ class SessionSet {
   std::function<void()> on_empty_;
   std::atomic<size_t> open_{0};
   std::atomic<uint64_t> opened_{0};
+  metrics::Gauge* gauge_ = nullptr;
 };
 
 }  // namespace podrouter

@@ -23,6 +23,7 @@ constexpr size_t kLowWatermark = 64 * 1024;
 
 class UpstreamPool;
 class H2UpstreamPool;
+class ConnectionBalancer;
 
 struct WorkerContext {
   // WorkerContext `index` of `count` numbers its sessions index+1, index+1+count, ... so that
@@ -54,7 +55,8 @@ struct WorkerContext {
   BufferPool buffers{kReadBufferSize, 64};
   uint64_t next_session_id;
   uint64_t session_id_step;
-  int reserve_fd = -1;  // kept open to shed connections when descriptors run out
+  int reserve_fd = -1;                     // kept open to shed connections when descriptors run out
+  ConnectionBalancer* balancer = nullptr;  // with more than one worker; shared, thread-safe
   std::map<std::tuple<const metrics::ListenerMetrics*, const metrics::PodMetrics*, int>,
            metrics::Counter*>
       http_requests;

@@ -149,10 +149,19 @@ Metrics::Metrics(const std::string& version)
       .Set(1);
   auto& reloads = BuildCounter()
                       .Name("podrouter_config_reloads_total")
-                      .Help("Config reloads (SIGHUP) by result.")
+                      .Help("Config reloads (SIGHUP or a changed config file) by result.")
                       .Register(*registry_);
   reload_ok_ = &reloads.Add({{"result", "ok"}});
   reload_error_ = &reloads.Add({{"result", "error"}});
+  worker_connections_active_ = &BuildGauge()
+                                    .Name("podrouter_worker_connections_active")
+                                    .Help("Client connections each worker (event loop) serves now.")
+                                    .Register(*registry_);
+}
+
+Gauge& Metrics::WorkerConnections(uint32_t worker) {
+  std::lock_guard lock(mu_);
+  return worker_connections_active_->Add({{"worker", std::to_string(worker)}});
 }
 
 ListenerMetrics& Metrics::ForListener(const std::string& listener) {

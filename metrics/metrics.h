@@ -83,6 +83,8 @@ class Metrics {
   ServiceMetrics& ForService(const std::string& service);
   PodMetrics& ForPod(const std::string& service, const std::string& pod);
   Counter& ConfigReload(bool ok) { return ok ? *reload_ok_ : *reload_error_; }
+  // podrouter_worker_connections_active{worker}: how the workers share the client connections.
+  Gauge& WorkerConnections(uint32_t worker);
   // podrouter_http_requests_total{listener, pod, code}; pod may be null ("none": podrouter itself
   // answered). Looks the series up by its labels: each worker caches the result.
   Counter& HttpRequests(const ListenerMetrics& listener, const PodMetrics* pod, int code);
@@ -115,6 +117,7 @@ class Metrics {
   prometheus::Family<Gauge>& upstream_http2_connections_;
   prometheus::Family<Counter>& upstream_http2_goaways_total_;
   prometheus::Family<Counter>& upstream_http2_resets_total_;
+  prometheus::Family<Gauge>* worker_connections_active_;
   Counter* reload_ok_;
   Counter* reload_error_;
 

@@ -77,6 +77,29 @@ class Workers(HttpBed):
         self.assertEqual(metric(m, "podrouter_listener_connections_total", listener="sharded"),
                          clients)
 
+    def test_a_few_long_lived_connections_are_shared_evenly(self):
+        """A sidecar's application pools a few connections. SO_REUSEPORT's address hash put two
+        of them on one worker in two rounds of three (docs/benchmarks.md); each worker now serves
+        as many as the other, connection after connection."""
+        port = free_port()
+        r = self.start(http_listener("a", port, {"ordinal": 0}), workers=2)
+        conns = []
+        for n in range(1, 9):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", f"/c{n}")
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 200)
+            conns.append(conn)
+            m = r.metrics()
+            split = sorted(metric(m, "podrouter_worker_connections_active", worker=w)
+                           for w in (0, 1))
+            self.assertEqual(split, [n // 2, n - n // 2], f"after {n} connections: {split}")
+        for conn in conns:
+            conn.close()
+        wait_for(lambda: sum(metric(r.metrics(), "podrouter_worker_connections_active", worker=w)
+                             for w in (0, 1)) == 0, what="every connection closed")
+
     def test_reload_reaches_every_worker_and_drain_waits_for_all(self):
         port, tcp_port = free_port(), free_port()
         listeners = [http_listener("a", port, {"ordinal": 1})]
