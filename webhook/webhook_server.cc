@@ -36,7 +36,10 @@ struct WebhookServer::Connection {
   int limit_status = 0;  // 413 or 431 once a limit was passed
   bool complete = false;
   bool answered = false;  // the response is written; the connection closes once it is out
+  bool linger = false;    // answered before the whole request was read: read on, and discard
+  bool finishing = false;
   bool closing = false;
+  uv_shutdown_t shutdown_req;
   bool counted_for_drain = false;  // open when a drain began; the server waits for it
   int writes = 0;
 
@@ -44,11 +47,17 @@ struct WebhookServer::Connection {
     if (ssl) SSL_free(ssl);
   }
   void Close();
+  // The answer is out: close, or (lingering) send FIN and read on until the client closes.
+  void Finish();
   void Flush();
   void OnCiphertext(const char* data, size_t size);
   void Respond(int status, const std::string& content_type, const std::string& body);
+  // An answer to a request that may not have been read to its end (413, 431, malformed): the
+  // connection lingers, so closing with unread bytes does not reset it before the client has
+  // read the answer (RFC 9112 §9.6).
   void RespondError(int status, const std::string& reason) {
     config::AdmissionAnswer a = config::AdmissionError(status, reason);
+    linger = !complete;
     Respond(a.status, "application/json", a.body);
   }
 };
@@ -131,7 +140,11 @@ void WebhookServer::Connection::Flush() {
                               Connection* c = w->c;
                               delete w;
                               --c->writes;
-                              if (status < 0 || (c->answered && c->writes == 0)) c->Close();
+                              if (status < 0) {
+                                c->Close();
+                              } else if (c->answered && c->writes == 0) {
+                                c->Finish();
+                              }
                             });
     if (rc != 0) {
       --writes;
@@ -145,7 +158,7 @@ void WebhookServer::Connection::Flush() {
 void WebhookServer::Connection::Respond(int status, const std::string& content_type,
                                         const std::string& payload) {
   answered = true;
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+  if (!linger) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
   const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + ReasonPhrase(status) +
                                "\r\nContent-Type: " + content_type +
                                "\r\nContent-Length: " + std::to_string(payload.size()) +
@@ -155,7 +168,19 @@ void WebhookServer::Connection::Respond(int status, const std::string& content_t
   }
   SSL_shutdown(ssl);  // close_notify, after the response
   Flush();
-  if (writes == 0) Close();
+  if (writes == 0) Finish();
+}
+
+void WebhookServer::Connection::Finish() {
+  if (finishing || closing) return;
+  finishing = true;
+  if (!linger) return Close();
+  // The request timer (10 s from accept) still bounds how long the client may keep sending.
+  shutdown_req.data = this;
+  if (uv_shutdown(&shutdown_req, reinterpret_cast<uv_stream_t*>(&tcp),
+                  [](uv_shutdown_t*, int) {}) != 0) {
+    Close();
+  }
 }
 
 void WebhookServer::Connection::OnCiphertext(const char* data, size_t size) {
@@ -321,11 +346,12 @@ void WebhookServer::OnConnection(uv_stream_t* listen, int status) {
       },
       [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
         auto* conn = static_cast<Connection*>(stream->data);
-        if (conn->closing || conn->answered) return;
+        if (conn->closing) return;
         if (nread < 0) {
           conn->Close();
           return;
         }
+        if (conn->answered) return;  // lingering after an early answer: discarded
         conn->OnCiphertext(buf->base, static_cast<size_t>(nread));
       });
 }

@@ -250,8 +250,10 @@ class Webhook(unittest.TestCase):
     def test_an_oversized_body_is_413_before_it_is_read(self):
         s = self.tls.wrap_socket(socket.create_connection(("127.0.0.1", self.port), timeout=10),
                                  server_hostname="127.0.0.1")
+        # The head alone: the answer comes without a byte of the body (sending some would race
+        # the server's close after its answer).
         s.sendall(b"POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 8388608\r\n\r\n" + b"{" * 65536)
+                  b"Content-Length: 8388608\r\n\r\n")
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -267,13 +269,13 @@ class Webhook(unittest.TestCase):
                                      "filler": "x" * (4 << 20)}))).encode()
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.tls, timeout=20)
         try:
+            # The answer comes while the body is still arriving; the webhook reads on (and
+            # discards) until the client is done, so the client gets to read it.
             conn.request("POST", "/inject", body=iter([big[i:i + 65536]
                                                        for i in range(0, len(big), 65536)]),
                          headers={"Content-Type": "application/json"}, encode_chunked=True)
             r = conn.getresponse()
             self.assert_review_error(r.status, r.read(), 413)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused while we were still sending: also a refusal
         finally:
             conn.close()
         self.assertEqual(self.request("GET", "/healthz")[0], 200)
