@@ -26,8 +26,9 @@ struct WebhookOptions {
   config::InjectOptions inject;  // the sidecar's image, default ConfigMap, native form, admin port
 };
 
-// Limits: an AdmissionReview body (the Pod, twice at most) of up to 3 MiB, the request head
-// 16 KiB, 10 s to send a request, 1,024 connections at once. Beyond them: 413, 431 or a
+// Limits: an AdmissionReview body (the Pod, twice at most) of up to 3 MiB, the request head at
+// least 16 KiB (431 once 32 KiB were read before it ended), 10 s to send a request, 1,024
+// connections at once. Beyond them: 413, 431 or a
 // close, and every other connection keeps being served.
 inline constexpr size_t kMaxBody = 3 << 20;
 

@@ -302,11 +302,12 @@ def main():
     status = 0
     with channel(args.target) as ch:
         if args.cmd == "who":
+            import grpc
             try:
                 pod, initial, trailing = who(ch, **kw)
                 print(json.dumps({"pod": pod, "initial": initial, "trailing": trailing})
                       if args.metadata else pod)
-            except __import__("grpc").RpcError as e:
+            except grpc.RpcError as e:
                 print(f"{e.code().name} {e.details()}")
                 status = 4
         elif args.cmd == "keys":
