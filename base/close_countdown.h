@@ -11,6 +11,8 @@ class CloseCountdown {
  public:
   // `handles`: how many handles the object owns (each must be closed exactly once).
   explicit CloseCountdown(int handles) : open_(handles) {}
+  // Counts `handles` more, opened after construction.
+  void Add(int handles) { open_ += handles; }
   // From a close callback: true when it was the last handle.
   bool Done() {
     assert(open_ > 0);

@@ -110,17 +110,22 @@ def load_rows(labels, loads, prefix=""):
 
 
 def table(title, paths, rows, results, baseline="haproxy", subject="podrouter"):
-    """Markdown table: one row per metric, one column per path, then subject / baseline."""
-    lines = [title, "", "| metric | " + " | ".join(paths) + f" | {subject} / {baseline} |",
-             "|---|" + "---|" * (len(paths) + 1)]
+    """Markdown table: one row per metric, one column per path, then subject / baseline for each
+    baseline (`baseline`: one path's name or a list of them)."""
+    baselines = [baseline] if isinstance(baseline, str) else list(baseline)
+    lines = [title, "", "| metric | " + " | ".join(paths) + "".join(
+        f" | {subject} / {b}" for b in baselines) + " |",
+             "|---|" + "---|" * (len(paths) + len(baselines))]
     for label, key, fmt in rows:
         cells = []
         for name in paths:
-            v = median(results[name].get(key, []))
+            v = median(results.get(name, {}).get(key, []))
             cells.append(fmt.format(v) if v is not None else "–")
-        s, b = median(results[subject].get(key, [])), median(results[baseline].get(key, []))
-        ratio = f"{s / b:.2f}" if s is not None and b else "–"
-        lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
+        s = median(results[subject].get(key, []))
+        for name in baselines:
+            b = median(results.get(name, {}).get(key, []))
+            cells.append(f"{s / b:.2f}" if s is not None and b else "–")
+        lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

@@ -123,8 +123,10 @@ def report(results, idle, args, micro_text, date):
               http_bench.added_rows(), results),
         table(f"**Two workers** (same loads; HAProxy nbthread 2, NGINX worker_processes 2)",
               PATHS, w2_rows, results),
-        table("**TCP** (iperf3 bulk; new connections/s with a 1-byte echo; HAProxy `mode tcp`)",
-              PATHS, tcp_rows, results),
+        table("**TCP** (iperf3 bulk; new connections/s with a 1-byte echo; HAProxy `mode tcp`, "
+              "as configured by default and with `option splice-auto`)",
+              PATHS + ["haproxy-splice"], tcp_rows, results,
+              baseline=["haproxy", "haproxy-splice"]),
     ]
     notes = [f"HAProxy held {idle['haproxy']['connections']} idle connections: it needs two "
              "descriptors per connection and this machine's limit is "

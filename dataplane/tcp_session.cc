@@ -108,7 +108,9 @@ void TcpSession::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   if (nread > 0) {
     s->last_activity_ = uv_now(s->worker_->loop);
     if (d.bytes) d.bytes->Increment(static_cast<double>(nread));
+    if (static_cast<size_t>(nread) == s->worker_->buffers.buffer_size()) s->splice_wanted_ = true;
     s->Forward(d, std::move(buffer), static_cast<size_t>(nread));
+    s->MaybeSplice();
     return;
   }
   s->worker_->buffers.Put(std::move(buffer));
@@ -176,6 +178,7 @@ void TcpSession::OnWrite(uv_write_t* raw, int status) {
     s->StartReading(d);
   }
   s->MaybeShutdown(d);
+  s->MaybeSplice();
 }
 
 void TcpSession::MaybeShutdown(Direction& d) {
@@ -225,6 +228,7 @@ void TcpSession::Close(const char* reason, bool reset) {
   listener_metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s pod=%s", id(), listener_name_.c_str(), reason,
             pod_.c_str());
+  CloseSplice();  // first: the dup'ed descriptors must be gone for a reset to reach the peers
   for (uv_tcp_t* tcp : {&down_, &up_}) {
     // A reset tells each peer the relay broke, rather than pretending the stream ended.
     auto* h = reinterpret_cast<uv_handle_t*>(tcp);

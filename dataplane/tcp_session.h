@@ -1,5 +1,7 @@
 // TcpSession: one client connection relayed byte for byte to one pod, both ways, with bounded
-// buffers, half-close passed through, and connect/idle timeouts.
+// buffers, half-close passed through, and connect/idle timeouts. Bulk traffic (a read that fills
+// a whole buffer) moves to splice(2): socket → pipe → socket, the bytes never copied through
+// user space, with the same watermark, half-close, reset and byte-accounting rules.
 #pragma once
 
 #include <uv.h>
@@ -8,6 +10,7 @@
 
 #include "base/close_countdown.h"
 #include "config/config.h"
+#include "dataplane/pipe_pool.h"
 #include "dataplane/session.h"
 #include "dataplane/worker_context.h"
 #include "discovery/endpoint_set.h"
@@ -40,6 +43,26 @@ class TcpSession : public Session {
     uv_shutdown_t shutdown_req;
   };
   struct WriteReq;
+  // Splice mode. libuv allows one watcher per descriptor, so each socket's descriptor is dup'ed
+  // and watched with a uv_poll_t; the uv_tcp_t handles stay idle and still close (or reset) the
+  // sockets. Made only when a session turns bulk, so an idle session pays nothing for it.
+  struct SpliceSide {
+    uv_poll_t poll;
+    int fd = -1;          // the dup'ed socket descriptor
+    int events = 0;       // UV_READABLE | UV_WRITABLE being watched
+    bool polled = false;  // `poll` initialised: closed with the session
+  };
+  struct SpliceWay {  // one direction: src socket → pipe → dst socket
+    Direction* direction;
+    SpliceSide* src;
+    SpliceSide* dst;
+    Pipe pipe;
+    size_t in_pipe = 0;  // bytes spliced into the pipe, not yet out of it
+  };
+  struct Spliced {
+    SpliceSide down, up;
+    SpliceWay to_up{nullptr, &down, &up}, to_down{nullptr, &up, &down};
+  };
 
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -57,6 +80,15 @@ class TcpSession : public Session {
   void MaybeShutdown(Direction& d);
   void Close(const char* reason, bool reset);
 
+  // tcp_splice.cc: entering splice mode once both directions have nothing queued, and the
+  // relay in it.
+  void MaybeSplice();
+  bool StartSplice();
+  static void OnPoll(uv_poll_t* poll, int status, int events);
+  void Pump(SpliceWay& way);
+  void WatchSplicedSockets();
+  void CloseSplice();
+
   WorkerContext* worker_;
   const config::Timeouts timeouts_;
   const std::string listener_name_;
@@ -72,7 +104,9 @@ class TcpSession : public Session {
   uint64_t last_activity_ = 0;
   bool connected_ = false;
   bool closing_ = false;
-  CloseCountdown handles_{3};  // down_, up_, timer_
+  bool splice_wanted_ = false;  // a read filled a whole buffer: bulk traffic
+  std::unique_ptr<Spliced> spliced_;
+  CloseCountdown handles_{3};  // down_, up_, timer_ (and the two polls once spliced)
 };
 
 }  // namespace podrouter

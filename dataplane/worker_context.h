@@ -10,6 +10,7 @@
 
 #include "dataplane/buffer_pool.h"
 #include "dataplane/flush_queue.h"
+#include "dataplane/pipe_pool.h"
 #include "dataplane/session.h"
 #include "metrics/metrics.h"
 
@@ -53,6 +54,7 @@ struct WorkerContext {
   FlushQueue flush;                   // HTTP/2 output, once per loop iteration
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
+  PipePool pipes{kHighWatermark, 32};  // for spliced TCP sessions: a watermark's worth each
   uint64_t next_session_id;
   uint64_t session_id_step;
   int reserve_fd = -1;                     // kept open to shed connections when descriptors run out

@@ -1,0 +1,37 @@
+#include "dataplane/pipe_pool.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace podrouter {
+
+PipePool::~PipePool() {
+  for (Pipe& p : free_) Put(p, false);
+}
+
+bool PipePool::Get(Pipe* pipe) {
+  if (!free_.empty()) {
+    *pipe = free_.back();
+    free_.pop_back();
+    return true;
+  }
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+  // Best effort: an unprivileged user past fs.pipe-user-pages-soft keeps a smaller pipe, which
+  // still works, in more splices.
+  if (size_ > 0) ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(size_));
+  *pipe = Pipe{fds[0], fds[1]};
+  return true;
+}
+
+void PipePool::Put(Pipe pipe, bool empty) {
+  if (pipe.read_fd < 0) return;
+  if (empty && free_.size() < max_free_) {
+    free_.push_back(pipe);
+    return;
+  }
+  ::close(pipe.read_fd);
+  ::close(pipe.write_fd);
+}
+
+}  // namespace podrouter
