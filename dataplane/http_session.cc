@@ -43,18 +43,43 @@ HttpSession::HttpSession(WorkerContext* worker, uint64_t id, std::shared_ptr<Lis
       worker_(worker),
       listener_(std::move(listener)),
       metrics_(listener_->current->metrics),
-      port_offset_(port_offset),
-      parser_(HttpParser::Kind::kRequest, this,
-              listener_->current->config.limits.max_header_bytes) {
+      port_offset_(port_offset) {
   uv_tcp_init(worker->loop, &down_);
   uv_timer_init(worker->loop, &request_timer_);
   uv_timer_init(worker->loop, &idle_timer_);
   down_.data = request_timer_.data = idle_timer_.data = this;
-  down_writer_.Init(reinterpret_cast<uv_stream_t*>(&down_), this);
   metrics_->connections_active->Increment();
 }
 
-HttpSession::~HttpSession() = default;
+HttpSession::~HttpSession() {
+  if (!x_) return;
+  // Its handles are closed: what the exchange still holds is dropped, its storage kept.
+  x_->req = Request{};
+  x_->pending.clear();
+  x_->preface_probe.clear();
+  x_->writer.DropCorked();
+  if (x_->writer.unsent() == 0 && !x_->parser.in_message()) worker_->exchanges.Give(std::move(x_));
+}
+
+void HttpSession::TakeExchange() {
+  if (x_) return;
+  const size_t max_head = listener_->current->config.limits.max_header_bytes;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&down_);
+  x_ = worker_->exchanges.Take();
+  if (x_) {
+    x_->Rebind(this, this, stream, max_head);
+  } else {
+    x_ = std::make_unique<HttpExchange>(this, this, stream, max_head);
+  }
+}
+
+void HttpSession::MaybeRest() {
+  if (!x_ || closed_ || state_ != State::kIdle || in_downstream_parse_ || in_upstream_callback_ ||
+      !x_->at_rest()) {
+    return;
+  }
+  worker_->exchanges.Give(std::move(x_));
+}
 
 void HttpSession::Start(int fd) {
   int rc = uv_tcp_open(&down_, fd);
@@ -95,11 +120,12 @@ void HttpSession::OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_
   std::unique_ptr<char[]> buffer(buf->base);
   if (nread > 0 && !s->closed_) {
     s->Touch();
+    s->TakeExchange();
     if (s->state_ == State::kTunnel) {
-      if (s->req_.up) {
+      if (s->x_->req.up) {
         uv_buf_t b = uv_buf_init(buffer.get(), static_cast<unsigned>(nread));
         s->WriteUpstream(&b, 1);
-        if (s->req_.up && s->req_.up->above_high()) s->StopReadingDownstream();
+        if (s->x_->req.up && s->x_->req.up->above_high()) s->StopReadingDownstream();
       }
     } else if (s->sniffed_ || !s->SniffPreface(buffer.get(), static_cast<size_t>(nread))) {
       s->ProcessDownstreamBytes(buffer.get(), static_cast<size_t>(nread));
@@ -110,23 +136,24 @@ void HttpSession::OnDownstreamRead(uv_stream_t* stream, ssize_t nread, const uv_
     s->Close("client_reset", true);
   }
   s->worker_->buffers.Put(std::move(buffer));
+  s->MaybeRest();
 }
 
 bool HttpSession::SniffPreface(const char* data, size_t len) {
   const std::string_view preface = H2Session::kPreface;
-  const size_t have = preface_probe_.size();
+  const size_t have = x_->preface_probe.size();
   const size_t n = std::min(len, preface.size() - have);
   if (preface.substr(have, n) != std::string_view(data, n)) {
     sniffed_ = true;  // HTTP/1.x: what was held back is parsed first
     if (have > 0) {
-      std::string probe = std::move(preface_probe_);
-      preface_probe_ = std::string();
+      std::string probe = std::move(x_->preface_probe);
+      x_->preface_probe = std::string();
       ProcessDownstreamBytes(probe.data(), probe.size());
     }
     return closed_;
   }
-  preface_probe_.append(data, len);
-  if (preface_probe_.size() >= preface.size()) HandOverToHttp2();
+  x_->preface_probe.append(data, len);
+  if (x_->preface_probe.size() >= preface.size()) HandOverToHttp2();
   return true;
 }
 
@@ -146,7 +173,7 @@ void HttpSession::HandOverToHttp2() {
   auto session = std::make_unique<H2Session>(worker_, id(), listener_, port_offset_);
   H2Session* h2 = session.get();
   worker_->sessions.Add(std::move(session));
-  std::string received = std::move(preface_probe_);
+  std::string received = std::move(x_->preface_probe);
   StopReadingDownstream();
   Close("http2", false);
   h2->Start(copy, received);
@@ -157,11 +184,11 @@ void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {
   while (len > 0 && !closed_) {
     if (state_ != State::kIdle && state_ != State::kRequest) {
       // A request is being answered: later (pipelined) bytes wait their turn.
-      pending_.append(data, len);
+      x_->pending.append(data, len);
       StopReadingDownstream();
       break;
     }
-    HttpParser::Result r = parser_.Feed(data, len);
+    HttpParser::Result r = x_->parser.Feed(data, len);
     data += r.consumed;
     len -= r.consumed;
     if (deferred_error_) {
@@ -173,32 +200,34 @@ void HttpSession::ProcessDownstreamBytes(const char* data, size_t len) {
       if (closed_) break;
     }
     if (r.status == HttpParser::Status::kNeedMore) {
-      if (req_.up && req_.up->above_high()) StopReadingDownstream();  // the pod reads slower
-      if (req_.up2 && h2_body_.size() - h2_body_sent_ > kHighWatermark) StopReadingDownstream();
+      if (x_->req.up && x_->req.up->above_high()) StopReadingDownstream();  // the pod reads slower
+      if (x_->req.up2 && x_->h2_body.size() - x_->h2_body_sent > kHighWatermark)
+        StopReadingDownstream();
       break;
     }
     if (r.status == HttpParser::Status::kError) {
-      const int status = parser_.error_status();
+      const int status = x_->parser.error_status();
       LOG_DEBUG("c=%lu event=bad_request status=%d error=%s", id(), status,
-                LogQuote(parser_.error()).c_str());
-      if (req_.up) worker_->pool->Discard(req_.up, true);
-      req_.up = nullptr;
+                LogQuote(x_->parser.error()).c_str());
+      if (x_->req.up) worker_->pool->Discard(x_->req.up, true);
+      x_->req.up = nullptr;
       CancelHttp2Stream();
       // The refused message's own start (a request refused before its head was complete has
       // not reached OnHead, which sets it for the others).
-      req_.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
+      x_->req.started_ns = message_started_ns_ ? message_started_ns_ : uv_hrtime();
       const metrics::RouteFailure reason = status == 431 ? metrics::RouteFailure::kHeadersTooLarge
                                            : status == 501
                                                ? metrics::RouteFailure::kUnsupportedTransferCoding
                                                : metrics::RouteFailure::kBadRequest;
-      AnswerLocally(status, reason, ErrorBody(metrics::ToString(reason), "detail", parser_.error()),
+      AnswerLocally(status, reason,
+                    ErrorBody(metrics::ToString(reason), "detail", x_->parser.error()),
                     /*close=*/true);
       break;
     }
     // A message ended (kMessageComplete), or an upgrade request's head did (kUpgrade).
     OnRequestComplete();
-    if (req_.upgrade && state_ == State::kWaiting) {
-      pending_.append(data, len);  // tunnel bytes, for after the pod's 101
+    if (x_->req.upgrade && state_ == State::kWaiting) {
+      x_->pending.append(data, len);  // tunnel bytes, for after the pod's 101
       StopReadingDownstream();
       break;
     }
@@ -210,95 +239,96 @@ void HttpSession::OnMessageBegin() { message_started_ns_ = uv_hrtime(); }
 
 bool HttpSession::OnHead(HttpHead& head, std::string*) {
   state_ = State::kRequest;
-  req_ = Request{};
-  req_.listener = listener_->current;
-  req_.started_ns = message_started_ns_;
-  req_.minor = head.minor;
-  req_.keep_alive = parser_.keep_alive() && !draining_;
-  req_.head_method = head.method == "HEAD";
-  const ListenerState& l = *req_.listener;
+  x_->req = Request{};
+  x_->req.listener = listener_->current;
+  x_->req.started_ns = message_started_ns_;
+  x_->req.minor = head.minor;
+  x_->req.keep_alive = x_->parser.keep_alive() && !draining_;
+  x_->req.head_method = head.method == "HEAD";
+  const ListenerState& l = *x_->req.listener;
   if (head.method == "CONNECT") {
-    req_.error_status = 400;
-    req_.error_reason = metrics::RouteFailure::kBadRequest;
-    req_.error_body = ErrorBody("bad_request", "detail", "CONNECT is not supported");
-    req_.keep_alive = false;
+    x_->req.error_status = 400;
+    x_->req.error_reason = metrics::RouteFailure::kBadRequest;
+    x_->req.error_body = ErrorBody("bad_request", "detail", "CONNECT is not supported");
+    x_->req.keep_alive = false;
     return true;
   }
-  req_.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
-  if (req_.upgrade && l.config.upstream_protocol == config::UpstreamProtocol::kHttp2) {
+  x_->req.upgrade = head.Find("upgrade") && HasToken(head.Find("connection"), "upgrade");
+  if (x_->req.upgrade && l.config.upstream_protocol == config::UpstreamProtocol::kHttp2) {
     // An HTTP/2 pod has no Upgrade (RFC 9113 §8.6); WebSockets need HTTP/1.1 pods.
-    req_.error_status = 501;
-    req_.error_reason = metrics::RouteFailure::kBadRequest;
-    req_.error_body = ErrorBody("bad_request", "detail", "Upgrade needs upstream_protocol: http1");
-    req_.keep_alive = false;
+    x_->req.error_status = 501;
+    x_->req.error_reason = metrics::RouteFailure::kBadRequest;
+    x_->req.error_body =
+        ErrorBody("bad_request", "detail", "Upgrade needs upstream_protocol: http1");
+    x_->req.keep_alive = false;
     return true;
   }
-  req_.pods = l.service->snapshot();
+  x_->req.pods = l.service->snapshot();
   RouteResult route = Route(l.config.route, l.service->service(), RouteInput{&head, port_offset_},
-                            req_.pods, &listener_->pickers, &key_scratch_);
+                            x_->req.pods, &listener_->pickers, &x_->key_scratch);
   if (!route.endpoint) {
-    req_.error_status = route.status;
-    req_.error_reason = route.reason;
-    req_.error_body = std::move(route.body);
-    if (req_.upgrade) req_.keep_alive = false;
+    x_->req.error_status = route.status;
+    x_->req.error_reason = route.reason;
+    x_->req.error_body = std::move(route.body);
+    if (x_->req.upgrade) x_->req.keep_alive = false;
     return true;  // the body, if any, is read and dropped; the answer follows at its end
   }
-  req_.endpoint = route.endpoint;
-  req_.chunked = parser_.framing().body == BodyFraming::kChunked;
-  req_.idempotent = IsIdempotentMethod(head.method);  // others: retried only when unsent
+  x_->req.endpoint = route.endpoint;
+  x_->req.chunked = x_->parser.framing().body == BodyFraming::kChunked;
+  x_->req.idempotent = IsIdempotentMethod(head.method);  // others: retried only when unsent
   // Nothing goes to the pod yet: llhttp has the last word on the head (OnHeadAccepted).
   return true;
 }
 
 void HttpSession::OnHeadAccepted() {
-  if (req_.error_status || !req_.endpoint || closed_) return;
-  const ListenerState& l = *req_.listener;
-  const HttpHead& head = parser_.head();
+  if (x_->req.error_status || !x_->req.endpoint || closed_) return;
+  const ListenerState& l = *x_->req.listener;
+  const HttpHead& head = x_->parser.head();
   if (l.config.upstream_protocol == config::UpstreamProtocol::kHttp2) {
     OpenHttp2Stream();
     return;
   }
-  SerializeRequestHead(head, parser_.framing().body, req_.upgrade, &head_buf_);
-  req_.up = worker_->pool->Acquire(*req_.endpoint, this,
-                                   static_cast<uint64_t>(l.config.timeouts.connect.count()),
-                                   /*fresh=*/false, &req_.reused);
-  req_.up->BeginRequest(req_.head_method);
-  req_.retriable = !req_.upgrade;
-  replay_.clear();
-  uv_buf_t b = uv_buf_init(head_buf_.data(), static_cast<unsigned>(head_buf_.size()));
+  SerializeRequestHead(head, x_->parser.framing().body, x_->req.upgrade, &x_->head_buf);
+  x_->req.up = worker_->pool->Acquire(*x_->req.endpoint, this,
+                                      static_cast<uint64_t>(l.config.timeouts.connect.count()),
+                                      /*fresh=*/false, &x_->req.reused);
+  x_->req.up->BeginRequest(x_->req.head_method);
+  x_->req.retriable = !x_->req.upgrade;
+  x_->replay.clear();
+  uv_buf_t b = uv_buf_init(x_->head_buf.data(), static_cast<unsigned>(x_->head_buf.size()));
   WriteUpstream(&b, 1);
   LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s upstream=%lu reused=%d", id(),
-            head.method.c_str(), LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(),
-            req_.up ? req_.up->id() : 0, req_.reused);
+            head.method.c_str(), LogQuote(head.url).c_str(), x_->req.endpoint->pod.c_str(),
+            x_->req.up ? x_->req.up->id() : 0, x_->req.reused);
 }
 
 void HttpSession::WriteUpstream(const uv_buf_t* bufs, unsigned count) {
-  if (!req_.up) return;
-  if (req_.retriable) {
+  if (!x_->req.up) return;
+  if (x_->req.retriable) {
     size_t n = 0;
     for (unsigned i = 0; i < count; ++i) n += bufs[i].len;
-    if (replay_.size() + n > kMaxReplay) {
-      req_.retriable = false;
-      replay_.clear();
+    if (x_->replay.size() + n > kMaxReplay) {
+      x_->req.retriable = false;
+      x_->replay.clear();
     } else {
       // Power-of-two steps: a connection's requests of similar size reuse one buffer.
-      if (replay_.size() + n > replay_.capacity())
-        replay_.reserve(std::bit_ceil(replay_.size() + n));
-      for (unsigned i = 0; i < count; ++i) replay_.append(bufs[i].base, bufs[i].len);
+      if (x_->replay.size() + n > x_->replay.capacity())
+        x_->replay.reserve(std::bit_ceil(x_->replay.size() + n));
+      for (unsigned i = 0; i < count; ++i) x_->replay.append(bufs[i].base, bufs[i].len);
     }
   }
-  int rc = req_.up->Write(bufs, count);
+  int rc = x_->req.up->Write(bufs, count);
   if (rc != 0) OnUpstreamError(rc);
 }
 
 void HttpSession::OnBody(const char* data, size_t len) {
-  if (req_.up2 && !req_.error_status) {
-    h2_body_.append(data, len);
-    req_.up2->ResumeBody(req_.up2_stream);
+  if (x_->req.up2 && !x_->req.error_status) {
+    x_->h2_body.append(data, len);
+    x_->req.up2->ResumeBody(x_->req.up2_stream);
     return;
   }
-  if (req_.error_status || !req_.up) return;  // answered locally: the body is dropped
-  if (req_.chunked) {
+  if (x_->req.error_status || !x_->req.up) return;  // answered locally: the body is dropped
+  if (x_->req.chunked) {
     ChunkFrame chunk(data, len);
     WriteUpstream(chunk.bufs, 3);
   } else {
@@ -308,28 +338,28 @@ void HttpSession::OnBody(const char* data, size_t len) {
 }
 
 void HttpSession::OnMessageComplete() {
-  req_.complete = true;
-  if (req_.up2) req_.up2->ResumeBody(req_.up2_stream);
-  if (req_.up && req_.chunked && !req_.error_status) {
+  x_->req.complete = true;
+  if (x_->req.up2) x_->req.up2->ResumeBody(x_->req.up2_stream);
+  if (x_->req.up && x_->req.chunked && !x_->req.error_status) {
     uv_buf_t end = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);
     WriteUpstream(&end, 1);
   }
 }
 
 void HttpSession::OnRequestComplete() {
-  if (req_.error_status) {
-    AnswerLocally(req_.error_status, req_.error_reason, req_.error_body,
-                  /*close=*/!req_.keep_alive || req_.upgrade);
+  if (x_->req.error_status) {
+    AnswerLocally(x_->req.error_status, x_->req.error_reason, x_->req.error_body,
+                  /*close=*/!x_->req.keep_alive || x_->req.upgrade);
     return;
   }
   if (state_ != State::kRequest) return;  // already answered (an early response or an error)
   state_ = State::kWaiting;
-  req_.complete = true;
-  if (!req_.responded) ArmRequestTimer();
+  x_->req.complete = true;
+  if (!x_->req.responded) ArmRequestTimer();
 }
 
 void HttpSession::ArmRequestTimer() {
-  const uint64_t timeout = static_cast<uint64_t>(req_.listener->config.timeouts.request.count());
+  const uint64_t timeout = static_cast<uint64_t>(x_->req.listener->config.timeouts.request.count());
   request_deadline_ = uv_now(worker_->loop) + timeout;
   // A pending expiry from an earlier request is kept when it is no later than this deadline
   // (OnRequestTimeout then re-arms): most requests end without touching the timer heap.
@@ -348,53 +378,56 @@ void HttpSession::OnRequestTimeout(uv_timer_t* timer) {
     return;
   }
   s->request_deadline_ = 0;
-  if (s->closed_ || s->req_.responded || (!s->req_.up && !s->req_.up2)) return;
-  if (s->req_.up) s->worker_->pool->Discard(s->req_.up, true);
-  s->req_.up = nullptr;
+  if (s->closed_ || !s->x_ || s->x_->req.responded || (!s->x_->req.up && !s->x_->req.up2)) return;
+  if (s->x_->req.up) s->worker_->pool->Discard(s->x_->req.up, true);
+  s->x_->req.up = nullptr;
   s->CancelHttp2Stream();
   LOG_WARN("c=%lu listener=%s event=pod_timeout pod=%s timeout_ms=%" PRId64, s->id(),
-           s->metrics_->name.c_str(), s->req_.endpoint->pod.c_str(),
-           static_cast<int64_t>(s->req_.listener->config.timeouts.request.count()));
+           s->metrics_->name.c_str(), s->x_->req.endpoint->pod.c_str(),
+           static_cast<int64_t>(s->x_->req.listener->config.timeouts.request.count()));
   s->AnswerLocally(504, metrics::RouteFailure::kUpstreamTimeout,
-                   ErrorBody("upstream_timeout", "pod", s->req_.endpoint->pod), false);
+                   ErrorBody("upstream_timeout", "pod", s->x_->req.endpoint->pod), false);
+  s->MaybeRest();
 }
 
 void HttpSession::AnswerLocally(int status, metrics::RouteFailure reason, const std::string& body,
                                 bool close) {
   metrics_->Failure(reason).Increment();
-  if (!req_.keep_alive || draining_ || downstream_eof_) close = true;
+  if (!x_->req.keep_alive || draining_ || downstream_eof_) close = true;
   std::string wire =
-      std::string(req_.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
+      std::string(x_->req.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
       ReasonPhrase(status) +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
   // Corked so the request is counted before the client can see the answer (with several
   // workers, a client may read /metrics from another thread at once).
-  down_writer_.Cork();
+  x_->writer.Cork();
   WriteDownstream(wire);
-  req_.status = status;
+  x_->req.status = status;
   EndRequest(close);
   UncorkDownstream();
 }
 
 void HttpSession::EndRequest(bool close) {
   request_deadline_ = 0;
-  assert(req_.started_ns != 0);  // every observation has the request's own start
+  assert(x_->req.started_ns != 0);  // every observation has the request's own start
   message_started_ns_ = 0;
-  const double seconds = static_cast<double>(uv_hrtime() - req_.started_ns) / 1e9;
+  const double seconds = static_cast<double>(uv_hrtime() - x_->req.started_ns) / 1e9;
   metrics_->http_request_duration->Observe(seconds);
-  worker_->HttpRequests(*metrics_, req_.endpoint ? req_.endpoint->metrics : nullptr, req_.status)
+  worker_
+      ->HttpRequests(*metrics_, x_->req.endpoint ? x_->req.endpoint->metrics : nullptr,
+                     x_->req.status)
       .Increment();
-  LOG_DEBUG("c=%lu event=response status=%d pod=%s ms=%.3f close=%d", id(), req_.status,
-            req_.endpoint ? req_.endpoint->pod.c_str() : "none", seconds * 1e3, close);
-  if (req_.up) worker_->pool->Discard(req_.up, true);
+  LOG_DEBUG("c=%lu event=response status=%d pod=%s ms=%.3f close=%d", id(), x_->req.status,
+            x_->req.endpoint ? x_->req.endpoint->pod.c_str() : "none", seconds * 1e3, close);
+  if (x_->req.up) worker_->pool->Discard(x_->req.up, true);
   CancelHttp2Stream();
-  req_ = Request{};
-  h2_body_.clear();
-  h2_body_sent_ = 0;
-  h2_body_replayable_ = true;
+  x_->req = Request{};
+  x_->h2_body.clear();
+  x_->h2_body_sent = 0;
+  x_->h2_body_replayable = true;
   // Up to 64 KiB of a large request stays for a retry; an idle connection should not keep it.
-  if (replay_.capacity() > kKeptReplay) std::string().swap(replay_);
+  if (x_->replay.capacity() > kKeptReplay) std::string().swap(x_->replay);
   if (close) {
     CloseWhenFlushed();
     return;
@@ -410,15 +443,15 @@ void HttpSession::EndRequest(bool close) {
 }
 
 void HttpSession::ResumeDownstream() {
-  if (!pending_.empty()) {
-    // Parsed from a local (a nested resume may refill pending_), whose storage goes back to
-    // pending_ afterwards: a pipelining client stops allocating once warm.
-    std::string bytes = std::move(pending_);
-    pending_.clear();
+  if (!x_->pending.empty()) {
+    // Parsed from a local (a nested resume may refill x_->pending), whose storage goes back to
+    // x_->pending afterwards: a pipelining client stops allocating once warm.
+    std::string bytes = std::move(x_->pending);
+    x_->pending.clear();
     ProcessDownstreamBytes(bytes.data(), bytes.size());
-    if (pending_.empty() && pending_.capacity() < bytes.capacity()) {
+    if (x_->pending.empty() && x_->pending.capacity() < bytes.capacity()) {
       bytes.clear();
-      pending_.swap(bytes);
+      x_->pending.swap(bytes);
     }
   }
   if (closed_ || state_ == State::kClosing) return;
@@ -439,12 +472,12 @@ void HttpSession::OnDownstreamEof() {
       tunnel_downstream_eof_ = true;
       if (tunnel_upstream_eof_) {
         CloseWhenFlushed();
-      } else if (req_.up) {
-        req_.up->ShutdownWrite();
+      } else if (x_->req.up) {
+        x_->req.up->ShutdownWrite();
       }
       break;
     case State::kIdle:
-      if (parser_.in_message()) {
+      if (x_ && x_->parser.in_message()) {
         Close("client_closed_mid_request", true);
       } else {
         CloseWhenFlushed();
@@ -461,11 +494,11 @@ void HttpSession::OnDownstreamEof() {
 
 void HttpSession::Drain() {
   draining_ = true;
-  if (state_ == State::kIdle && !parser_.in_message()) CloseWhenFlushed();
+  if (state_ == State::kIdle && !(x_ && x_->parser.in_message())) CloseWhenFlushed();
 }
 
 void HttpSession::WriteDownstream(const uv_buf_t* bufs, unsigned count) {
-  int rc = down_writer_.Write(bufs, count);
+  int rc = x_->writer.Write(bufs, count);
   if (rc != 0) Close("client_write_failed", true);
 }
 
@@ -475,25 +508,30 @@ void HttpSession::WriteDownstream(std::string_view data) {
 }
 
 void HttpSession::UncorkDownstream() {
+  if (!x_) return;
   if (closed_) {
-    down_writer_.DropCorked();
+    x_->writer.DropCorked();
     return;
   }
-  if (down_writer_.Uncork() != 0) Close("client_write_failed", true);
+  if (x_->writer.Uncork() != 0) Close("client_write_failed", true);
 }
 
 void HttpSession::OnBelowLowWatermark(StreamWriter*) {
   Touch();
   ConsumeHttp2();
-  if (req_.up &&
+  if (x_->req.up &&
       (state_ == State::kWaiting || state_ == State::kRequest || state_ == State::kTunnel)) {
-    req_.up->ResumeReading();
+    x_->req.up->ResumeReading();
   }
 }
 
 void HttpSession::OnWriteFlushed(StreamWriter*) {
   Touch();
-  if (state_ == State::kClosing) Close("done", false);
+  if (state_ == State::kClosing) {
+    Close("done", false);
+    return;
+  }
+  MaybeRest();
 }
 
 void HttpSession::OnWriteError(StreamWriter*, int) { Close("client_write_failed", true); }
@@ -501,11 +539,15 @@ void HttpSession::OnWriteError(StreamWriter*, int) { Close("client_write_failed"
 void HttpSession::CloseWhenFlushed() {
   state_ = State::kClosing;
   StopReadingDownstream();
-  if (down_writer_.Uncork() != 0) {
+  if (!x_) {
+    Close("done", false);  // at rest: nothing to send
+    return;
+  }
+  if (x_->writer.Uncork() != 0) {
     Close("client_write_failed", true);
     return;
   }
-  if (down_writer_.unsent() == 0) Close("done", false);
+  if (x_->writer.unsent() == 0) Close("done", false);
 }
 
 void HttpSession::OnIdleTimer(uv_timer_t* timer) {
@@ -524,10 +566,12 @@ void HttpSession::Close(const char* reason, bool reset) {
   closed_ = true;
   state_ = State::kClosing;
   // Gathered bytes get one try on a graceful close (uv_close cancels queued writes anyway).
-  if (reset || down_writer_.Uncork() != 0) down_writer_.DropCorked();
-  if (req_.up) worker_->pool->Discard(req_.up, true);
-  req_.up = nullptr;
-  CancelHttp2Stream();
+  if (x_) {
+    if (reset || x_->writer.Uncork() != 0) x_->writer.DropCorked();
+    if (x_->req.up) worker_->pool->Discard(x_->req.up, true);
+    x_->req.up = nullptr;
+    CancelHttp2Stream();
+  }
   metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s", id(), metrics_->name.c_str(), reason);
   if (!reset || uv_tcp_close_reset(&down_, &OnClosed) != 0) {

@@ -9,15 +9,16 @@
 //   session
 //      │                                              ├── TcpSession: down_ ⇄ up_, byte relay
 //      └── ListenerRef: state of the moment,          └── HttpSession (this class)
-//          PickerState (round robin, Maglev)                │ downstream: down_, HttpParser,
-//                                                           │   StreamWriter down_writer_
+//          PickerState (round robin, Maglev)                │ downstream: down_; while a request
+//                                                           │   is in flight an HttpExchange
+//                                                           │   (HttpParser, StreamWriter)
 //   request head ─► Route() (routing/, pure) ─► Endpoint ──┤
 //                                                           │ leases per request
 //   UpstreamPool (per loop) owns every UpstreamConn ◄───────┘ (Acquire / Release / Discard)
 //      └── UpstreamConn: tcp_, its HttpParser for responses, StreamWriter to the pod; reports
 //          to its owner of the moment through UpstreamConn::Owner (http_session_upstream.cc)
 //
-//   response ─► UpstreamConn ─► Owner events ─► re-framed onto down_writer_ ─► client
+//   response ─► UpstreamConn ─► Owner events ─► re-framed onto the exchange's writer ─► client
 #pragma once
 
 #include <uv.h>
@@ -27,6 +28,7 @@
 
 #include "base/close_countdown.h"
 #include "dataplane/h2_upstream_conn.h"
+#include "dataplane/http_exchange.h"
 #include "dataplane/listener_state.h"
 #include "dataplane/session.h"
 #include "dataplane/stream_writer.h"
@@ -60,34 +62,7 @@ class HttpSession : public Session,
     kClosing,
   };
 
-  // Everything about the request in flight.
-  struct Request {
-    std::shared_ptr<const ListenerState> listener;
-    EndpointSnapshot pods;  // keeps `endpoint` alive
-    const Endpoint* endpoint = nullptr;
-    UpstreamConn* up = nullptr;
-    // Or, on a listener with upstream_protocol: http2, a stream to the pod (the request
-    // translated; http_session_h2.cc).
-    H2UpstreamConn* up2 = nullptr;
-    int32_t up2_stream = 0;
-    uint64_t started_ns = 0;
-    uint8_t minor = 1;
-    bool keep_alive = true;    // the client's wish
-    bool head_method = false;  // a HEAD request: the response has no body
-    bool upgrade = false;
-    bool chunked = false;     // the body goes to the pod chunked
-    bool complete = false;    // the whole request has been read
-    bool reused = false;      // `up` came from the pool
-    bool idempotent = false;  // RFC 9110 §9.2.2: may be sent twice
-    bool retriable = false;   // replay_ holds every byte sent to the pod so far
-    bool retried = false;
-    int error_status = 0;  // set when podrouter answers this request itself
-    metrics::RouteFailure error_reason = metrics::RouteFailure::kBadRequest;
-    std::string error_body;
-    bool responded = false;  // a response head went to the client
-    int status = 0;
-    BodyFraming framing = BodyFraming::kNone;
-  };
+  using Request = HttpExchange::Request;
 
   // UpstreamConn::Owner: the leased pod connection's events (http_session_upstream.cc).
   void OnUpstreamCallbackBegin() override;
@@ -149,6 +124,8 @@ class HttpSession : public Session,
   void CloseWhenFlushed();
   void Close(const char* reason, bool reset);
   void Touch() { last_activity_ = uv_now(worker_->loop); }
+  void TakeExchange();  // before bytes are read into a request
+  void MaybeRest();     // at the end of a top-level callback: gives the exchange back if at rest
 
   WorkerContext* worker_;
   std::shared_ptr<ListenerRef> listener_;
@@ -157,21 +134,9 @@ class HttpSession : public Session,
   uv_tcp_t down_;
   uv_timer_t request_timer_;
   uv_timer_t idle_timer_;
-  StreamWriter down_writer_;
-  HttpParser parser_;
-  std::string pending_;        // client bytes read beyond the request in flight
-  std::string preface_probe_;  // the start of an HTTP/2 client preface, held back until complete
-  // Buffers reused from request to request, so a kept-alive connection does not allocate.
-  std::string head_buf_;     // a serialised head on its way out
-  std::string replay_;       // the request's bytes, for a retry on a stale pooled connection
-  std::string key_scratch_;  // a percent-decoded shard key
-  // HTTP/2 pods: the request body on its way (kept from the start while a retry may need it)
-  // and response bytes written to the client but not yet acknowledged to the pod.
-  std::string h2_body_;
-  size_t h2_body_sent_ = 0;
-  size_t h2_unconsumed_ = 0;
-  bool h2_body_replayable_ = true;
-  Request req_;
+  // The request's working state: held from the first byte of a request until the connection
+  // rests again (MaybeRest), then given back to the worker's pool.
+  std::unique_ptr<HttpExchange> x_;
   State state_ = State::kIdle;
   uint64_t last_activity_ = 0;
   uint64_t message_started_ns_ = 0;  // when the client's current message began

@@ -19,47 +19,47 @@ constexpr size_t kMaxH2Replay = 64 * 1024;  // request body kept for a refused s
 }  // namespace
 
 void HttpSession::OpenHttp2Stream() {
-  const ListenerState& l = *req_.listener;
-  const HttpHead& head = parser_.head();
+  const ListenerState& l = *x_->req.listener;
+  const HttpHead& head = x_->parser.head();
   if (H2HeaderListSize(head) > H2Codec::kMaxHeaderList) {  // more than HTTP/2 can carry
-    req_.error_status = 431;
-    req_.error_reason = metrics::RouteFailure::kHeadersTooLarge;
-    req_.error_body = ErrorBody("headers_too_large", "detail", "too large for an HTTP/2 pod");
+    x_->req.error_status = 431;
+    x_->req.error_reason = metrics::RouteFailure::kHeadersTooLarge;
+    x_->req.error_body = ErrorBody("headers_too_large", "detail", "too large for an HTTP/2 pod");
     return;
   }
-  req_.up2 = worker_->h2_pool->Acquire(*req_.endpoint,
-                                       static_cast<uint64_t>(l.config.timeouts.connect.count()),
-                                       static_cast<uint64_t>(l.config.timeouts.idle.count()));
-  const bool has_body = parser_.framing().body != BodyFraming::kNone;
-  req_.up2_stream = req_.up2->Open(head, has_body, this);
-  if (req_.up2_stream == 0) {
-    req_.up2 = nullptr;
-    req_.error_status = 502;
-    req_.error_reason = metrics::RouteFailure::kConnectFailed;
-    req_.error_body = ErrorBody("upstream_connect_failed", "pod", req_.endpoint->pod);
+  x_->req.up2 = worker_->h2_pool->Acquire(*x_->req.endpoint,
+                                          static_cast<uint64_t>(l.config.timeouts.connect.count()),
+                                          static_cast<uint64_t>(l.config.timeouts.idle.count()));
+  const bool has_body = x_->parser.framing().body != BodyFraming::kNone;
+  x_->req.up2_stream = x_->req.up2->Open(head, has_body, this);
+  if (x_->req.up2_stream == 0) {
+    x_->req.up2 = nullptr;
+    x_->req.error_status = 502;
+    x_->req.error_reason = metrics::RouteFailure::kConnectFailed;
+    x_->req.error_body = ErrorBody("upstream_connect_failed", "pod", x_->req.endpoint->pod);
     return;
   }
   LOG_DEBUG("c=%lu event=request method=%s url=%s pod=%s stream=%d", id(), head.method.c_str(),
-            LogQuote(head.url).c_str(), req_.endpoint->pod.c_str(), req_.up2_stream);
+            LogQuote(head.url).c_str(), x_->req.endpoint->pod.c_str(), x_->req.up2_stream);
 }
 
 ssize_t HttpSession::ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd* end) {
-  size_t n = std::min(len, h2_body_.size() - h2_body_sent_);
+  size_t n = std::min(len, x_->h2_body.size() - x_->h2_body_sent);
   if (n > 0) {
-    memcpy(buf, h2_body_.data() + h2_body_sent_, n);
-    h2_body_sent_ += n;
-    if (!h2_body_replayable_ || h2_body_.size() > kMaxH2Replay) {
-      h2_body_replayable_ = false;
-      h2_body_.erase(0, h2_body_sent_);
-      h2_body_sent_ = 0;
+    memcpy(buf, x_->h2_body.data() + x_->h2_body_sent, n);
+    x_->h2_body_sent += n;
+    if (!x_->h2_body_replayable || x_->h2_body.size() > kMaxH2Replay) {
+      x_->h2_body_replayable = false;
+      x_->h2_body.erase(0, x_->h2_body_sent);
+      x_->h2_body_sent = 0;
     }
     // The client is read again once the pod took enough of what it sent.
-    if (state_ == State::kRequest && h2_body_.size() - h2_body_sent_ < kLowWatermark) {
+    if (state_ == State::kRequest && x_->h2_body.size() - x_->h2_body_sent < kLowWatermark) {
       StartReadingDownstream();
     }
     return static_cast<ssize_t>(n);
   }
-  if (req_.complete) {
+  if (x_->req.complete) {
     end->eof = true;
     return 0;
   }
@@ -67,13 +67,13 @@ ssize_t HttpSession::ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd
 }
 
 void HttpSession::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool end_stream) {
-  if (closed_ || !req_.up2) return;
+  if (closed_ || !x_ || !x_->req.up2) return;
   OnUpstreamCallbackBegin();
-  if (kind == H2Codec::HeadKind::kResponse && !req_.responded) {
+  if (kind == H2Codec::HeadKind::kResponse && !x_->req.responded) {
     request_deadline_ = 0;
     const int status = head.status;
     BodyFraming framing;
-    if (req_.head_method || status == 204 || status == 304) {
+    if (x_->req.head_method || status == 204 || status == 304) {
       framing = BodyFraming::kNone;
     } else if (head.Find("content-length")) {
       framing = BodyFraming::kLength;
@@ -81,93 +81,97 @@ void HttpSession::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool en
       head.AddHeader("content-length", "0");
       framing = BodyFraming::kLength;
     } else {
-      framing = req_.minor == 0 ? BodyFraming::kClose : BodyFraming::kChunked;
+      framing = x_->req.minor == 0 ? BodyFraming::kClose : BodyFraming::kChunked;
     }
-    const bool keep = req_.keep_alive && framing != BodyFraming::kClose && !downstream_eof_ &&
-                      !draining_ && req_.complete;
+    const bool keep = x_->req.keep_alive && framing != BodyFraming::kClose && !downstream_eof_ &&
+                      !draining_ && x_->req.complete;
     head.major = 1;
-    SerializeResponseHead(head, req_.minor, framing, keep, false, &head_buf_);
-    WriteDownstream(head_buf_);
-    req_.responded = true;
-    req_.status = status;
-    req_.framing = framing;
-    if (!keep) req_.keep_alive = false;
-  } else if (kind == H2Codec::HeadKind::kTrailers && req_.framing == BodyFraming::kChunked) {
+    SerializeResponseHead(head, x_->req.minor, framing, keep, false, &x_->head_buf);
+    WriteDownstream(x_->head_buf);
+    x_->req.responded = true;
+    x_->req.status = status;
+    x_->req.framing = framing;
+    if (!keep) x_->req.keep_alive = false;
+  } else if (kind == H2Codec::HeadKind::kTrailers && x_->req.framing == BodyFraming::kChunked) {
     // RFC 9112 §7.1.2: trailer fields after the last chunk.
-    head_buf_.assign("0\r\n");
+    x_->head_buf.assign("0\r\n");
     for (const HttpHeader& h : head.headers()) {
-      head_buf_.append(h.name).append(": ").append(h.value).append("\r\n");
+      x_->head_buf.append(h.name).append(": ").append(h.value).append("\r\n");
     }
-    head_buf_.append("\r\n");
-    WriteDownstream(head_buf_);
-    req_.framing = BodyFraming::kNone;  // the body is terminated
+    x_->head_buf.append("\r\n");
+    WriteDownstream(x_->head_buf);
+    x_->req.framing = BodyFraming::kNone;  // the body is terminated
   }
   OnUpstreamCallbackEnd();
 }
 
 void HttpSession::OnUpstreamData(const uint8_t* data, size_t len) {
-  if (closed_ || !req_.up2) return;
+  if (closed_ || !x_ || !x_->req.up2) return;
   OnUpstreamCallbackBegin();
   Touch();
   const char* bytes = reinterpret_cast<const char*>(data);
-  if (req_.framing == BodyFraming::kChunked) {
+  if (x_->req.framing == BodyFraming::kChunked) {
     ChunkFrame chunk(bytes, len);
     WriteDownstream(chunk.bufs, 3);
-  } else if (req_.framing != BodyFraming::kNone) {
+  } else if (x_->req.framing != BodyFraming::kNone) {
     uv_buf_t b = uv_buf_init(const_cast<char*>(bytes), static_cast<unsigned>(len));
     WriteDownstream(&b, 1);
   }
-  h2_unconsumed_ += len;
+  x_->h2_unconsumed += len;
   // Acknowledged at once while the client keeps up; otherwise when its socket drains.
-  if (!down_writer_.above_high()) ConsumeHttp2();
+  if (!x_->writer.above_high()) ConsumeHttp2();
   OnUpstreamCallbackEnd();
 }
 
 void HttpSession::ConsumeHttp2() {
-  if (req_.up2 && h2_unconsumed_ > 0) req_.up2->Consume(req_.up2_stream, h2_unconsumed_);
-  h2_unconsumed_ = 0;
+  if (!x_) return;
+  if (x_->req.up2 && x_->h2_unconsumed > 0)
+    x_->req.up2->Consume(x_->req.up2_stream, x_->h2_unconsumed);
+  x_->h2_unconsumed = 0;
 }
 
 void HttpSession::OnUpstreamEnd() {
-  if (closed_ || !req_.up2) return;
-  if (req_.complete) return;  // the stream closes next (OnUpstreamClose), the request is sent
+  if (closed_ || !x_ || !x_->req.up2) return;
+  if (x_->req.complete) return;  // the stream closes next (OnUpstreamClose), the request is sent
   // The pod answered before the whole request was read: the rest is not wanted.
   OnUpstreamCallbackBegin();
   CancelHttp2Stream();
-  req_.keep_alive = false;
+  x_->req.keep_alive = false;
   EndHttp2Response();
   OnUpstreamCallbackEnd();
 }
 
 void HttpSession::EndHttp2Response() {
-  if (req_.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
-  const bool close = !req_.keep_alive || downstream_eof_ || req_.framing == BodyFraming::kClose;
+  if (x_->req.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
+  const bool close =
+      !x_->req.keep_alive || downstream_eof_ || x_->req.framing == BodyFraming::kClose;
   EndRequest(close);
 }
 
 void HttpSession::OnUpstreamClose(uint32_t error_code, bool retriable) {
-  if (closed_ || !req_.up2) return;
+  if (closed_ || !x_ || !x_->req.up2) return;
   OnUpstreamCallbackBegin();
-  req_.up2 = nullptr;
-  req_.up2_stream = 0;
-  h2_unconsumed_ = 0;
-  const std::string& pod = req_.endpoint->pod;
-  if (error_code == 0 && req_.responded) {
+  x_->req.up2 = nullptr;
+  x_->req.up2_stream = 0;
+  x_->h2_unconsumed = 0;
+  const std::string& pod = x_->req.endpoint->pod;
+  if (error_code == 0 && x_->req.responded) {
     EndHttp2Response();
-  } else if (req_.responded) {
+  } else if (x_->req.responded) {
     LOG_WARN("c=%lu event=pod_failed_mid_response pod=%s http2_error=%u", id(), pod.c_str(),
              error_code);
     metrics_->Failure(metrics::RouteFailure::kUpstreamReset).Increment();
     Close("pod_reset_mid_response", true);
-  } else if (retriable && !req_.retried && h2_body_replayable_) {
+  } else if (retriable && !x_->req.retried && x_->h2_body_replayable) {
     // Refused by the pod (GOAWAY, REFUSED_STREAM) or never sent: once more, on another stream.
     LOG_DEBUG("c=%lu event=retry pod=%s http2_error=%u", id(), pod.c_str(), error_code);
-    if (req_.endpoint->metrics) req_.endpoint->metrics->retries->Increment();
-    req_.retried = true;
-    h2_body_sent_ = 0;
+    if (x_->req.endpoint->metrics) x_->req.endpoint->metrics->retries->Increment();
+    x_->req.retried = true;
+    x_->h2_body_sent = 0;
     OpenHttp2Stream();
-    if (!req_.up2) {
-      AnswerLocally(req_.error_status, req_.error_reason, req_.error_body, !req_.complete);
+    if (!x_->req.up2) {
+      AnswerLocally(x_->req.error_status, x_->req.error_reason, x_->req.error_body,
+                    !x_->req.complete);
     }
   } else {
     const metrics::RouteFailure reason =
@@ -175,17 +179,17 @@ void HttpSession::OnUpstreamClose(uint32_t error_code, bool retriable) {
     const char* error = retriable ? "upstream_connect_failed" : "upstream_reset";
     LOG_WARN("c=%lu listener=%s event=%s pod=%s http2_error=%u", id(), metrics_->name.c_str(),
              error, pod.c_str(), error_code);
-    AnswerLocally(502, reason, ErrorBody(error, "pod", pod), /*close=*/!req_.complete);
+    AnswerLocally(502, reason, ErrorBody(error, "pod", pod), /*close=*/!x_->req.complete);
   }
   OnUpstreamCallbackEnd();
 }
 
 void HttpSession::CancelHttp2Stream() {
-  if (!req_.up2) return;
-  req_.up2->Cancel(req_.up2_stream);
-  req_.up2 = nullptr;
-  req_.up2_stream = 0;
-  h2_unconsumed_ = 0;
+  if (!x_ || !x_->req.up2) return;
+  x_->req.up2->Cancel(x_->req.up2_stream);
+  x_->req.up2 = nullptr;
+  x_->req.up2_stream = 0;
+  x_->h2_unconsumed = 0;
 }
 
 }  // namespace podrouter

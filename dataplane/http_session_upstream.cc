@@ -15,106 +15,107 @@ namespace podrouter {
 void HttpSession::OnUpstreamCallbackBegin() {
   assert(!in_upstream_callback_);
   in_upstream_callback_ = true;
-  if (!closed_) down_writer_.Cork();
+  if (!closed_ && x_) x_->writer.Cork();
 }
 
 void HttpSession::OnUpstreamCallbackEnd() {
   in_upstream_callback_ = false;
   UncorkDownstream();
   if (std::exchange(resume_after_callback_, false)) ResumeDownstream();
+  MaybeRest();
 }
 
 bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
-  if (closed_ || !req_.up) return false;
-  UpstreamConn* c = req_.up;
+  if (closed_ || !x_ || !x_->req.up) return false;
+  UpstreamConn* c = x_->req.up;
   request_deadline_ = 0;
   const int status = head.status;
   if (status >= 100 && status < 200 && status != 101) {
     // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
-    if (req_.minor == 1) {
-      SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &head_buf_);
-      WriteDownstream(head_buf_);
+    if (x_->req.minor == 1) {
+      SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &x_->head_buf);
+      WriteDownstream(x_->head_buf);
     }
     return true;
   }
-  if (status == 101 && !req_.upgrade) {
+  if (status == 101 && !x_->req.upgrade) {
     *error = "101 Switching Protocols without an upgrade request";
     return false;
   }
-  const BodyFraming framing = DownstreamFraming(c->response_framing().body, status, req_.minor);
+  const BodyFraming framing = DownstreamFraming(c->response_framing().body, status, x_->req.minor);
   // Whether the client connection outlives this response is decided here, once, and said in the
   // head: a final answer that comes before the whole request was read (an early 413 to an
   // Expect: 100-continue, say) leaves the rest of the request unread, so the connection closes.
-  bool keep = req_.keep_alive && framing != BodyFraming::kClose && !downstream_eof_ && !draining_ &&
-              req_.complete && (req_.upgrade ? status == 101 : true);
-  SerializeResponseHead(head, req_.minor, framing, keep, status == 101, &head_buf_);
-  WriteDownstream(head_buf_);
-  req_.responded = true;
-  req_.status = status;
-  req_.framing = framing;
-  if (!keep) req_.keep_alive = false;
+  bool keep = x_->req.keep_alive && framing != BodyFraming::kClose && !downstream_eof_ &&
+              !draining_ && x_->req.complete && (x_->req.upgrade ? status == 101 : true);
+  SerializeResponseHead(head, x_->req.minor, framing, keep, status == 101, &x_->head_buf);
+  WriteDownstream(x_->head_buf);
+  x_->req.responded = true;
+  x_->req.status = status;
+  x_->req.framing = framing;
+  if (!keep) x_->req.keep_alive = false;
   return true;
 }
 
 void HttpSession::OnUpstreamBody(const char* data, size_t len) {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   Touch();
-  if (req_.framing == BodyFraming::kChunked) {
+  if (x_->req.framing == BodyFraming::kChunked) {
     ChunkFrame chunk(data, len);
     WriteDownstream(chunk.bufs, 3);
-  } else if (req_.framing != BodyFraming::kNone) {
+  } else if (x_->req.framing != BodyFraming::kNone) {
     uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
     WriteDownstream(&b, 1);
   }
-  if (down_writer_.above_high() && req_.up) req_.up->PauseReading();  // the client reads slower
+  if (x_->writer.above_high() && x_->req.up) x_->req.up->PauseReading();  // the client reads slower
 }
 
 void HttpSession::OnUpstreamComplete(bool clean) {
-  if (closed_ || !req_.up) return;
-  UpstreamConn* c = req_.up;
-  if (req_.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
-  if (clean && req_.complete && c->reusable() && c->unsent() == 0) {
+  if (closed_ || !x_ || !x_->req.up) return;
+  UpstreamConn* c = x_->req.up;
+  if (x_->req.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
+  if (clean && x_->req.complete && c->reusable() && c->unsent() == 0) {
     worker_->pool->Release(c);
   } else {
     worker_->pool->Discard(c);
   }
-  req_.up = nullptr;
+  x_->req.up = nullptr;
   // The head said whether the connection stays (OnUpstreamHead): keep to it. A client that has
   // half-closed since has no further requests to send.
-  EndRequest(/*close=*/!req_.keep_alive || downstream_eof_);
+  EndRequest(/*close=*/!x_->req.keep_alive || downstream_eof_);
 }
 
 void HttpSession::OnUpstreamUpgraded() {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   state_ = State::kTunnel;
-  metrics_->http_request_duration->Observe(static_cast<double>(uv_hrtime() - req_.started_ns) /
+  metrics_->http_request_duration->Observe(static_cast<double>(uv_hrtime() - x_->req.started_ns) /
                                            1e9);
-  worker_->HttpRequests(*metrics_, req_.endpoint->metrics, 101).Increment();
-  LOG_DEBUG("c=%lu event=tunnel pod=%s", id(), req_.endpoint->pod.c_str());
-  if (!pending_.empty()) {
-    std::string early = std::move(pending_);
-    pending_.clear();
+  worker_->HttpRequests(*metrics_, x_->req.endpoint->metrics, 101).Increment();
+  LOG_DEBUG("c=%lu event=tunnel pod=%s", id(), x_->req.endpoint->pod.c_str());
+  if (!x_->pending.empty()) {
+    std::string early = std::move(x_->pending);
+    x_->pending.clear();
     uv_buf_t b = uv_buf_init(early.data(), static_cast<unsigned>(early.size()));
     WriteUpstream(&b, 1);
   }
   if (downstream_eof_) {
     tunnel_downstream_eof_ = true;
-    if (req_.up) req_.up->ShutdownWrite();
+    if (x_->req.up) x_->req.up->ShutdownWrite();
   } else {
     StartReadingDownstream();
   }
 }
 
 void HttpSession::OnUpstreamTunnelData(const char* data, size_t len) {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   Touch();
   uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
   WriteDownstream(&b, 1);
-  if (down_writer_.above_high() && req_.up) req_.up->PauseReading();
+  if (x_->writer.above_high() && x_->req.up) x_->req.up->PauseReading();
 }
 
 void HttpSession::OnUpstreamTunnelEof() {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   tunnel_upstream_eof_ = true;
   if (tunnel_downstream_eof_) {
     CloseWhenFlushed();
@@ -128,12 +129,12 @@ void HttpSession::OnUpstreamTunnelEof() {
 }
 
 void HttpSession::OnUpstreamBelowLowWatermark() {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   if (state_ == State::kRequest || state_ == State::kTunnel) StartReadingDownstream();
 }
 
 void HttpSession::OnUpstreamError(int status) {
-  if (closed_ || !req_.up) return;
+  if (closed_ || !x_ || !x_->req.up) return;
   if (in_downstream_parse_) {
     deferred_error_ = status;  // handled once the parser has returned
     return;
@@ -142,19 +143,19 @@ void HttpSession::OnUpstreamError(int status) {
 }
 
 void HttpSession::HandleUpstreamError(int status) {
-  UpstreamConn* c = req_.up;
+  UpstreamConn* c = x_->req.up;
   if (!c) return;
   const bool connected = c->connected(), got_bytes = c->got_response_bytes();
   const bool sent = c->sent_request_bytes();
-  req_.up = nullptr;
+  x_->req.up = nullptr;
   worker_->pool->Discard(c, true);
   request_deadline_ = 0;
-  const std::string& pod = req_.endpoint->pod;
+  const std::string& pod = x_->req.endpoint->pod;
   if (state_ == State::kTunnel) {
     Close("pod_reset", true);
     return;
   }
-  if (req_.responded) {
+  if (x_->req.responded) {
     // Part of the response is with the client: all we can do is end the connection.
     LOG_WARN("c=%lu event=pod_failed_mid_response pod=%s error=%s", id(), pod.c_str(),
              uv_strerror(status));
@@ -164,17 +165,18 @@ void HttpSession::HandleUpstreamError(int status) {
   }
   // A pooled connection the pod had closed before it could answer: the request goes once more,
   // on a fresh connection, if it may be sent twice (RFC 9110 §9.2.2) or provably was not sent.
-  if (connected && !got_bytes && req_.reused && req_.retriable && !req_.retried &&
-      (req_.idempotent || !sent)) {
+  if (connected && !got_bytes && x_->req.reused && x_->req.retriable && !x_->req.retried &&
+      (x_->req.idempotent || !sent)) {
     LOG_DEBUG("c=%lu event=retry pod=%s error=%s", id(), pod.c_str(), uv_strerror(status));
-    if (req_.endpoint->metrics) req_.endpoint->metrics->retries->Increment();
-    req_.retried = true;
-    std::string replay = std::move(replay_);
-    replay_.clear();
-    req_.up = worker_->pool->Acquire(
-        *req_.endpoint, this, static_cast<uint64_t>(req_.listener->config.timeouts.connect.count()),
-        /*fresh=*/true, &req_.reused);
-    req_.up->BeginRequest(req_.head_method);
+    if (x_->req.endpoint->metrics) x_->req.endpoint->metrics->retries->Increment();
+    x_->req.retried = true;
+    std::string replay = std::move(x_->replay);
+    x_->replay.clear();
+    x_->req.up = worker_->pool->Acquire(
+        *x_->req.endpoint, this,
+        static_cast<uint64_t>(x_->req.listener->config.timeouts.connect.count()),
+        /*fresh=*/true, &x_->req.reused);
+    x_->req.up->BeginRequest(x_->req.head_method);
     uv_buf_t b = uv_buf_init(replay.data(), static_cast<unsigned>(replay.size()));
     WriteUpstream(&b, 1);
     if (state_ == State::kWaiting) ArmRequestTimer();
@@ -191,7 +193,7 @@ void HttpSession::HandleUpstreamError(int status) {
                 refused   ? metrics::RouteFailure::kConnectFailed
                 : garbled ? metrics::RouteFailure::kUpstreamBadResponse
                           : metrics::RouteFailure::kUpstreamReset,
-                ErrorBody(error, "pod", pod), /*close=*/!req_.complete);
+                ErrorBody(error, "pod", pod), /*close=*/!x_->req.complete);
 }
 
 }  // namespace podrouter

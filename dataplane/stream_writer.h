@@ -55,6 +55,7 @@ class StreamWriter {
   // refused at once are not counted, so 0 proves the peer was sent nothing.
   uint64_t handed_over() const { return handed_over_; }
   bool above_high() const { return unsent_ > kHighWatermark; }
+  bool corked() const { return corked_; }
 
  private:
   struct Req {

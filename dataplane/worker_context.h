@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include "dataplane/buffer_pool.h"
 #include "dataplane/flush_queue.h"
@@ -23,6 +24,25 @@ constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = 64 * 1024;
 
 class UpstreamPool;
+struct HttpExchange;
+
+// Rested HTTP/1.x exchanges (http_exchange.h), kept for the next request of any connection of
+// this worker; at most `max_free`, the rest freed.
+class HttpExchangePool {
+ public:
+  explicit HttpExchangePool(size_t max_free) : max_free_(max_free) {}
+  ~HttpExchangePool();
+  HttpExchangePool(const HttpExchangePool&) = delete;
+  HttpExchangePool& operator=(const HttpExchangePool&) = delete;
+  // One exchange, or nullptr when none rests here.
+  std::unique_ptr<HttpExchange> Take();
+  void Give(std::unique_ptr<HttpExchange> exchange);
+
+ private:
+  size_t max_free_;
+  std::vector<HttpExchange*> free_;  // owned (HttpExchange is incomplete here)
+};
+
 class H2UpstreamPool;
 class ConnectionBalancer;
 
@@ -54,6 +74,7 @@ struct WorkerContext {
   FlushQueue flush;                   // HTTP/2 output, once per loop iteration
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
+  HttpExchangePool exchanges{256};
   PipePool pipes{kHighWatermark, 32};  // for spliced TCP sessions: a watermark's worth each
   uint64_t next_session_id;
   uint64_t session_id_step;

@@ -156,6 +156,16 @@ HttpParser::HttpParser(Kind kind, Delegate* delegate, size_t max_head_bytes)
   parser_.data = this;
 }
 
+void HttpParser::Rebind(Delegate* delegate, size_t max_head_bytes) {
+  llhttp_reset(&parser_);
+  delegate_ = delegate;
+  max_head_bytes_ = max_head_bytes;
+  head_bytes_ = 0;
+  in_message_ = head_done_ = head_pending_ = head_request_ = upgraded_ = false;
+  error_status_ = 0;
+  error_.clear();
+}
+
 int HttpParser::CountHead(size_t len) {
   head_bytes_ += len;
   if (head_bytes_ > max_head_bytes_) return Fail(431, "request head too large");

@@ -49,6 +49,10 @@ class HttpParser {
 
   HttpParser(Kind kind, Delegate* delegate, size_t max_head_bytes);
 
+  // For another connection, between messages: the parser starts afresh (llhttp_reset keeps the
+  // kind and lenient flags) with a new delegate and head limit.
+  void Rebind(Delegate* delegate, size_t max_head_bytes);
+
   Result Feed(const char* data, size_t len);
   // The peer closed: completes a read-until-close body, or reports a truncated message.
   Result Finish();
