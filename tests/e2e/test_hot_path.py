@@ -1,9 +1,11 @@
-"""End-to-end: the steady-state request path allocates nothing, counted by an LD_PRELOAD malloc
-counter (tests/alloc/alloc_counter.c) inside the real binary."""
+"""End-to-end: the steady-state request path allocates nothing, and an idle kept-alive connection
+holds under a kilobyte of heap, counted by an LD_PRELOAD malloc counter
+(tests/alloc/alloc_counter.c) inside the real binary."""
 import http.client
 import os
 import random
 import signal
+import socket
 import time
 import unittest
 
@@ -15,8 +17,9 @@ COUNTER = os.environ.get("ALLOC_COUNTER", "")
 
 
 class Allocations(HttpBed):
-    def count(self, r):
-        """podrouter's allocations so far (the counter writes them on SIGUSR2)."""
+    def count(self, r, what="allocations"):
+        """podrouter's allocations so far, or with what="live_bytes" the heap bytes it holds (the
+        counter writes both on SIGUSR2)."""
         path = os.path.join(self.tmp, "allocs")
         if os.path.exists(path):
             os.unlink(path)
@@ -24,7 +27,8 @@ class Allocations(HttpBed):
         wait_for(lambda: os.path.exists(path) and open(path).read().endswith("\n"),
                  what="allocation count")
         with open(path) as f:
-            return int(f.read())
+            allocations, live_bytes = map(int, f.read().split())
+        return allocations if what == "allocations" else live_bytes
 
     def run_requests(self, conns, n, rng, path="/a", body=None):
         for i in range(n):
@@ -39,7 +43,8 @@ class Allocations(HttpBed):
             self.assertEqual(resp.status, 200)
             self.assertEqual(resp.getheader("X-Pod"), f"mydb-{owner(key, N_PODS)}")
 
-    def measure(self, path="/a", body=None):
+    def counted_router(self):
+        """A router on a sharded listener, counted by the malloc counter; returns (router, port)."""
         self.assertTrue(os.path.exists(COUNTER), "ALLOC_COUNTER names the counter library")
         port = free_port()
         listener = http_listener("sharded", port, {"shard_key": {"header": "x-shard-key"}})
@@ -51,6 +56,10 @@ class Allocations(HttpBed):
         r.start_args = {"env": dict(os.environ, LD_PRELOAD=COUNTER,
                                     ALLOC_COUNT_FILE=os.path.join(self.tmp, "allocs"))}
         r.start()
+        return r, port
+
+    def measure(self, path="/a", body=None):
+        r, port = self.counted_router()
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(8)]
         rng = random.Random(3)
         self.run_requests(conns, 1000, rng, path, body)  # warm: pools, buffers, metric handles
@@ -70,6 +79,34 @@ class Allocations(HttpBed):
     def test_requests_with_bodies_allocate_nothing(self):
         allocations, n = self.measure("/upload", body=b"x" * 3000)
         self.assertEqual(allocations, 0, f"{allocations} allocations in {n} requests")
+
+    def test_an_idle_kept_alive_connection_holds_under_a_kilobyte(self):
+        """What a connection that made a request and stays open keeps: its socket, timers and
+        flags; the request's parser, writer and buffers go back to the worker's pool."""
+        r, port = self.counted_router()
+        warm = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(8)]
+        self.run_requests(warm, 400, random.Random(5))  # pools, buffers, metric handles
+        time.sleep(0.2)
+        before = self.count(r, "live_bytes")
+        n = 800
+        idle = []
+        try:
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                idle.append(s)
+                s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Shard-Key: idle-%d\r\n\r\n" % i)
+                got = b""
+                while not (b"\r\n\r\n" in got and b"pod=" in got and got.endswith(b"\n")):
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, f"connection {i} closed")
+                    got += chunk
+                self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:80])
+            time.sleep(0.2)
+            per_connection = (self.count(r, "live_bytes") - before) / n
+        finally:
+            for s in idle + warm:
+                s.close()
+        self.assertLessEqual(per_connection, 1024, f"{per_connection:.0f} B per idle connection")
 
 
 if __name__ == "__main__":
