@@ -133,6 +133,7 @@ void Listener::Accept(Port& port) {
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     if (errno == EMFILE || errno == ENFILE) {
+      if (worker_->pipes.CloseFree() > 0) continue;  // pooled pipes' descriptors, for this one
       Shed(port, errno);
       return;
     }

@@ -5,8 +5,16 @@
 
 namespace podrouter {
 
-PipePool::~PipePool() {
-  for (Pipe& p : free_) Put(p, false);
+PipePool::~PipePool() { CloseFree(); }
+
+size_t PipePool::CloseFree() {
+  size_t n = free_.size();
+  for (Pipe& p : free_) {
+    ::close(p.read_fd);
+    ::close(p.write_fd);
+  }
+  free_.clear();
+  return n;
 }
 
 bool PipePool::Get(Pipe* pipe) {

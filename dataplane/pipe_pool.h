@@ -28,6 +28,8 @@ class PipePool {
   // Gives `pipe` back. `empty`: no bytes are left in it; a pipe still holding bytes is closed,
   // never reused.
   void Put(Pipe pipe, bool empty);
+  // Closes every pooled pipe (descriptors ran out: connections need them more). Returns how many.
+  size_t CloseFree();
 
  private:
   size_t size_;

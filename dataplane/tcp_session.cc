@@ -225,6 +225,12 @@ void TcpSession::OnTimer(uv_timer_t* timer) {
 void TcpSession::Close(const char* reason, bool reset) {
   if (closing_) return;
   closing_ = true;
+  // A close that throws away bytes still on their way is a reset, never a clean end that
+  // would make a cut stream look complete (an idle timeout while both peers stopped reading).
+  if (to_up_.unsent || to_down_.unsent ||
+      (spliced_ && (spliced_->to_up.in_pipe || spliced_->to_down.in_pipe))) {
+    reset = true;
+  }
   listener_metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s pod=%s", id(), listener_name_.c_str(), reason,
             pod_.c_str());

@@ -75,7 +75,7 @@ struct WorkerContext {
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
   HttpExchangePool exchanges{256};
-  PipePool pipes{kHighWatermark, 32};  // for spliced TCP sessions: a watermark's worth each
+  PipePool pipes{kHighWatermark, 16};  // for spliced TCP sessions: a watermark's worth each
   uint64_t next_session_id;
   uint64_t session_id_step;
   int reserve_fd = -1;                     // kept open to shed connections when descriptors run out

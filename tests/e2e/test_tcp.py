@@ -1,5 +1,6 @@
 """End-to-end: TCP listeners through the real binary, real dnsmasq and real pod processes."""
 import os
+import resource
 import socket
 import threading
 import time
@@ -315,6 +316,51 @@ class Relay(TestBed):
             s.settimeout(10)
             self.assertEqual(s.recv(1), b"")  # closed by the proxy once idle
         self.assertIn("reason=idle_timeout", r.logs())
+
+    def test_an_idle_timeout_that_cuts_bytes_in_flight_is_a_reset(self):
+        """The client sends 12 MiB and never reads (a small receive buffer): the echo backs up
+        into podrouter until the idle timeout. Ending that stream with a FIN made the cut stream
+        look complete (a clean EOF after about 4 MiB of 12)."""
+        r = self.router(self.base_config(self.service, [tcp_listener(
+            "one", self.lport, {"ordinal": 0}, timeouts={"idle": "500ms"})]))
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", self.lport))
+        s.sendall(b"x" * (12 * 1024 * 1024))  # all of it reaches the pod, which echoes it
+        wait_for(lambda: "reason=idle_timeout" in r.logs(), what="idle timeout", timeout=60)
+        with self.assertRaises(ConnectionResetError):
+            while s.recv(1 << 16):
+                pass
+        s.close()
+
+    def test_pooled_pipes_give_their_descriptors_to_connections(self):
+        """With few descriptors, pipes pooled for splicing are closed when accept runs out."""
+        r = self.router(self.base_config(self.service,
+                                         [tcp_listener("one", self.lport, {"ordinal": 0})]),
+                        start=False)
+        r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                 (64, 64))}
+        r.start()
+        pipes = lambda: sum(os.readlink(f"/proc/{r.proc.pid}/fd/{fd}").startswith("pipe:")
+                            for fd in os.listdir(f"/proc/{r.proc.pid}/fd"))
+        before = pipes()
+        spliced = [self.spliced_connection(r) for _ in range(3)]
+        for s in spliced:
+            s.close()
+        wait_for(lambda: pipes() == before + 12, what="six empty pipes pooled (12 descriptors)")
+        held = []
+        try:
+            while len(held) < 40:  # more than 64 descriptors allow
+                s = connect(self.lport)
+                held.append(s)
+                if not read_line(s):
+                    break  # refused: no descriptor left even after the pool gave its own
+            self.assertEqual(pipes(), before)
+            self.assertIn("out of file descriptors", r.logs())
+        finally:
+            for s in held:
+                s.close()
 
     def test_a_client_reset_while_spliced_resets_and_releases_everything(self):
         r = self.router(self.base_config(self.service,
