@@ -234,7 +234,7 @@ void TcpSession::Close(const char* reason, bool reset) {
   listener_metrics_->connections_active->Decrement();
   LOG_DEBUG("c=%lu listener=%s event=closed reason=%s pod=%s", id(), listener_name_.c_str(), reason,
             pod_.c_str());
-  CloseSplice();  // first: the dup'ed descriptors must be gone for a reset to reach the peers
+  CloseSplice();  // first: the poll handles let go of the descriptors the uv_tcp_t handles close
   for (uv_tcp_t* tcp : {&down_, &up_}) {
     // A reset tells each peer the relay broke, rather than pretending the stream ended.
     auto* h = reinterpret_cast<uv_handle_t*>(tcp);

@@ -43,12 +43,15 @@ class TcpSession : public Session {
     uv_shutdown_t shutdown_req;
   };
   struct WriteReq;
-  // Splice mode. libuv allows one watcher per descriptor, so each socket's descriptor is dup'ed
-  // and watched with a uv_poll_t; the uv_tcp_t handles stay idle and still close (or reset) the
-  // sockets. Made only when a session turns bulk, so an idle session pays nothing for it.
+  // Splice mode. libuv allows one watcher per descriptor: once each uv_tcp_t has stopped reading
+  // (and has no write or shutdown queued) its descriptor is watched by a uv_poll_t instead; the
+  // uv_tcp_t still owns, closes (or resets) the socket, after the poll handle is closed. Not a
+  // dup(2): libuv closes with a raw syscall ThreadSanitizer cannot see, so a dup'ed number looks
+  // raced between workers, and two descriptors more per session would count against the limit.
+  // Made only when a session turns bulk, so an idle session pays nothing for it.
   struct SpliceSide {
     uv_poll_t poll;
-    int fd = -1;          // the dup'ed socket descriptor
+    int fd = -1;          // the socket's descriptor (owned by its uv_tcp_t)
     int events = 0;       // UV_READABLE | UV_WRITABLE being watched
     bool polled = false;  // `poll` initialised: closed with the session
   };

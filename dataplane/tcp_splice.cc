@@ -21,10 +21,9 @@ constexpr size_t kSpliceMax = 1 << 20;
 // Pipe fills per wake-up per direction, so that one busy connection cannot starve the others.
 constexpr int kSplicesPerWake = 4;
 
-int DupDescriptor(uv_tcp_t* tcp) {
+int Descriptor(uv_tcp_t* tcp) {
   uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) return -1;
-  return ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) == 0 ? fd : -1;
 }
 
 }  // namespace
@@ -44,15 +43,13 @@ bool TcpSession::StartSplice() {
   auto sp = std::make_unique<Spliced>();
   sp->to_up.direction = &to_up_;
   sp->to_down.direction = &to_down_;
-  sp->down.fd = DupDescriptor(&down_);
-  sp->up.fd = DupDescriptor(&up_);
+  sp->down.fd = Descriptor(&down_);
+  sp->up.fd = Descriptor(&up_);
   bool pipes = sp->down.fd >= 0 && sp->up.fd >= 0 && worker_->pipes.Get(&sp->to_up.pipe) &&
                worker_->pipes.Get(&sp->to_down.pipe);
   if (!pipes) {
     // Out of descriptors: the read/write relay goes on as before.
     LOG_DEBUG("c=%lu event=splice_unavailable error=%s", id(), std::strerror(errno));
-    for (int fd : {sp->down.fd, sp->up.fd})
-      if (fd >= 0) ::close(fd);
     worker_->pipes.Put(sp->to_up.pipe, true);
     worker_->pipes.Put(sp->to_down.pipe, true);
     return false;
@@ -61,8 +58,8 @@ bool TcpSession::StartSplice() {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&up_));
   spliced_ = std::move(sp);
   for (SpliceSide* side : {&spliced_->down, &spliced_->up}) {
-    // uv_poll_init_socket fails only for a descriptor the loop already watches, which a fresh
-    // dup is not; should it fail, the descriptor is closed with the session and never polled.
+    // uv_poll_init_socket fails for a descriptor the loop still watches, which a stopped
+    // uv_tcp_t's is not; should it fail, the session closes.
     if (uv_poll_init_socket(worker_->loop, &side->poll, side->fd) != 0) {
       Close("splice_failed", true);
       return false;
@@ -158,9 +155,9 @@ void TcpSession::WatchSplicedSockets() {
 void TcpSession::CloseSplice() {
   if (!spliced_) return;
   for (SpliceSide* side : {&spliced_->down, &spliced_->up}) {
+    // Unwatched at once (uv_close drops it from epoll); the socket itself closes with its
+    // uv_tcp_t, after this.
     if (side->polled) uv_close(reinterpret_cast<uv_handle_t*>(&side->poll), &TcpSession::OnClosed);
-    ::close(side->fd);  // unwatched by uv_close already
-    side->fd = -1;
   }
   for (SpliceWay* way : {&spliced_->to_up, &spliced_->to_down}) {
     worker_->pipes.Put(way->pipe, way->in_pipe == 0);
