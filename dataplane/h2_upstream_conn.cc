@@ -30,8 +30,8 @@ H2UpstreamConn::~H2UpstreamConn() = default;
 
 void H2UpstreamConn::Connect(const sockaddr_storage& addr, uint64_t timeout_ms) {
   connect_req_.data = this;
-  int rc =
-      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), &OnConnect);
+  int rc = pool_->worker_->ConnectTcp(&connect_req_, &tcp_,
+                                      reinterpret_cast<const sockaddr*>(&addr), &OnConnect);
   if (rc != 0) {
     connect_error_ = rc;  // reported from the loop, as every connect failure
     timeout_ms = 0;

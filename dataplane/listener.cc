@@ -25,6 +25,8 @@ bool SockAddr(const config::BindAddress& bind, uint16_t port, sockaddr_storage* 
 
 namespace {
 
+constexpr uint64_t kAcceptPauseMs = 100;  // a port that can accept nothing rests this long
+
 std::shared_ptr<const ListenerState> MakeState(config::Listener config,
                                                std::shared_ptr<const ServiceResolver> service,
                                                metrics::ListenerMetrics* metrics) {
@@ -75,6 +77,9 @@ bool Listener::Open(const config::Listener& config, bool reuse_port, std::vector
 }
 
 void Listener::Start(const std::vector<int>& fds) {
+  uv_timer_init(worker_->loop, &resume_);
+  resume_.data = this;
+  started_ = true;
   for (int fd : fds) {
     auto p = std::make_unique<Port>();
     p->owner = this;
@@ -95,21 +100,33 @@ void Listener::Update(config::Listener config, std::shared_ptr<const ServiceReso
 void Listener::Close(std::unique_ptr<Listener> listener) {
   Listener* l = listener.get();
   l->self_ = std::move(listener);
-  l->closing_ports_ = static_cast<int>(l->ports_.size());
-  if (l->closing_ports_ == 0) {
+  if (!l->started_) {
     auto self = std::move(l->self_);
     return;
   }
+  l->closing_handles_ = static_cast<int>(l->ports_.size()) + 1;
   for (auto& p : l->ports_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &Listener::OnPortClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), &Listener::OnHandleClosed);
   }
+  uv_close(reinterpret_cast<uv_handle_t*>(&l->resume_), &Listener::OnHandleClosed);
 }
 
-void Listener::OnPortClosed(uv_handle_t* handle) {
-  Port* port = static_cast<Port*>(handle->data);
-  ::close(port->fd);  // the poll handle is closed; the socket is ours to close
-  Listener* l = port->owner;
-  if (--l->closing_ports_ == 0) auto self = std::move(l->self_);  // the listener ends here
+void Listener::OnHandleClosed(uv_handle_t* handle) {
+  Listener* l;
+  if (handle->type == UV_POLL) {
+    Port* port = static_cast<Port*>(handle->data);
+    ::close(port->fd);  // the poll handle is closed; the socket is ours to close
+    l = port->owner;
+  } else {
+    l = static_cast<Listener*>(handle->data);
+  }
+  if (--l->closing_handles_ == 0) auto self = std::move(l->self_);  // the listener ends here
+}
+
+void Listener::OnResume(uv_timer_t* timer) {
+  Listener* l = static_cast<Listener*>(timer->data);
+  if (l->worker_->reserve_fd < 0) l->worker_->reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+  for (auto& p : l->ports_) uv_poll_start(&p->poll, UV_READABLE, &Listener::OnReadable);
 }
 
 void Listener::OnReadable(uv_poll_t* poll, int status, int) {
@@ -157,11 +174,31 @@ void Listener::Shed(Port& port, int error) {
       ::close(fd);
       ++shed;
     }
+    // Another worker's thread may take the descriptor just freed: then the reserve is
+    // reopened when accepting resumes.
     worker_->reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
   }
   m->Failure(metrics::RouteFailure::kAcceptError).Increment(shed > 0 ? shed : 1);
-  LOG_WARN("listener=%s event=accept_failed error=%s closed=%d note=\"out of file descriptors\"",
-           config().name.c_str(), uv_strerror(uv_translate_sys_error(error)), shed);
+  if (shed == 0) {
+    // Nothing could be accepted, not even to close it: pause this port for a while instead of
+    // waking for the same waiting connections on every loop turn.
+    uv_poll_stop(&port.poll);
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&resume_)))
+      uv_timer_start(&resume_, &Listener::OnResume, kAcceptPauseMs, 0);
+  }
+  // At most one line a second per listener: the condition lasts, the log must not flood.
+  const uint64_t now = uv_now(worker_->loop);
+  if (shed_logged_ != 0 && now - shed_logged_ < 1000) {
+    ++shed_unlogged_;
+    return;
+  }
+  LOG_WARN(
+      "listener=%s event=accept_failed error=%s closed=%d paused_ms=%d repeats=%lu "
+      "note=\"out of file descriptors\"",
+      config().name.c_str(), uv_strerror(uv_translate_sys_error(error)), shed,
+      shed == 0 ? static_cast<int>(kAcceptPauseMs) : 0, shed_unlogged_);
+  shed_logged_ = now;
+  shed_unlogged_ = 0;
 }
 
 void Listener::OnConnection(Port& port, int fd) {

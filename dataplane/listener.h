@@ -1,7 +1,8 @@
 // A Listener accepts on every port of one configured bind (a port range is one socket per port),
 // and hands each new connection to a TcpSession (routed now) or an HttpSession (routed per
 // request). It runs its own accept loop on a uv_poll_t so that running out of file descriptors is
-// seen, logged and counted (libuv's own accept silently drops those connections).
+// seen, logged and counted (libuv's own accept silently drops those connections); while none can
+// be had, accepting pauses (NGINX disables its accept events the same way) rather than spin.
 #pragma once
 
 #include <uv.h>
@@ -53,12 +54,14 @@ class Listener {
   };
 
   static void OnReadable(uv_poll_t* poll, int status, int events);
-  static void OnPortClosed(uv_handle_t* handle);
+  static void OnResume(uv_timer_t* timer);
+  static void OnHandleClosed(uv_handle_t* handle);
   void Accept(Port& port);
   // A connection accepted here: served here, or handed to a less busy worker.
   void OnConnection(Port& port, int fd);
   void Serve(Port& port, int fd);
-  // Out of file descriptors: empty the backlog with the reserve descriptor, counting each.
+  // Out of file descriptors: empty the backlog with the reserve descriptor, counting each. When
+  // no descriptor can be had, `port` stops accepting until resume_ fires.
   void Shed(Port& port, int error);
   // Closes an accepted connection at once, counted under `reason`.
   void Reject(int fd, metrics::RouteFailure reason, const std::string& detail);
@@ -66,7 +69,11 @@ class Listener {
   WorkerContext* worker_;
   std::shared_ptr<ListenerRef> ref_;
   std::vector<std::unique_ptr<Port>> ports_;
-  int closing_ports_ = 0;
+  uv_timer_t resume_;         // restarts ports paused by Shed
+  uint64_t shed_logged_ = 0;  // loop time of the last "out of file descriptors" line
+  uint64_t shed_unlogged_ = 0;
+  bool started_ = false;  // Start() ran: resume_ is initialised
+  int closing_handles_ = 0;
   std::unique_ptr<Listener> self_;  // set while closing
 };
 

@@ -1,11 +1,20 @@
 #include "dataplane/pipe_pool.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace podrouter {
 
 PipePool::~PipePool() { CloseFree(); }
+
+size_t PipePool::MaxFreeForLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 16;
+  return std::min<size_t>(16, static_cast<size_t>(limit.rlim_cur / 256));
+}
 
 size_t PipePool::CloseFree() {
   size_t n = free_.size();

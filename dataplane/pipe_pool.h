@@ -15,6 +15,10 @@ struct Pipe {
 
 class PipePool {
  public:
+  // How many empty pipes a worker keeps: 16, or fewer under a low descriptor limit
+  // (RLIMIT_NOFILE / 256, so at most 1/128 of the limit per worker: none below 256).
+  static size_t MaxFreeForLimit();
+
   // `size`: bytes each new pipe is asked to hold (F_SETPIPE_SZ; 0 keeps the kernel's default,
   // 64 KiB). `max_free`: how many empty pipes are kept for reuse; more are closed.
   PipePool(size_t size, size_t max_free) : size_(size), max_free_(max_free) {}

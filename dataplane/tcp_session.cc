@@ -54,8 +54,9 @@ void TcpSession::Start(int fd, const Endpoint& endpoint) {
   }
   last_activity_ = uv_now(worker_->loop);
   connect_req_.data = this;
-  rc = uv_tcp_connect(&connect_req_, &up_, reinterpret_cast<const sockaddr*>(&endpoint.sockaddr),
-                      &TcpSession::OnConnect);
+  rc = worker_->ConnectTcp(&connect_req_, &up_,
+                           reinterpret_cast<const sockaddr*>(&endpoint.sockaddr),
+                           &TcpSession::OnConnect);
   if (rc != 0) {
     // Synchronous failures (e.g. no file descriptors) are reported like refused connects.
     OnConnect(&connect_req_, rc);

@@ -30,8 +30,8 @@ UpstreamConn::UpstreamConn(UpstreamPool* pool, const Endpoint& endpoint, uint64_
 
 void UpstreamConn::Connect(const Endpoint& endpoint, uint64_t timeout_ms) {
   connect_req_.data = this;
-  int rc = uv_tcp_connect(&connect_req_, &tcp_,
-                          reinterpret_cast<const sockaddr*>(&endpoint.sockaddr), &OnConnect);
+  int rc = pool_->worker_->ConnectTcp(
+      &connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&endpoint.sockaddr), &OnConnect);
   if (rc != 0) {
     // Reported from the loop, not from inside Acquire, so the caller sees one path for failures.
     connect_error_ = rc;

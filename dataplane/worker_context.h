@@ -75,7 +75,9 @@ struct WorkerContext {
   SessionSet sessions;
   BufferPool buffers{kReadBufferSize, 64};
   HttpExchangePool exchanges{256};
-  PipePool pipes{kHighWatermark, 16};  // for spliced TCP sessions: a watermark's worth each
+  PipePool pipes{
+      kHighWatermark,
+      PipePool::MaxFreeForLimit()};  // for spliced TCP sessions: a watermark's worth each
   uint64_t next_session_id;
   uint64_t session_id_step;
   int reserve_fd = -1;                     // kept open to shed connections when descriptors run out
@@ -86,6 +88,16 @@ struct WorkerContext {
   std::map<std::tuple<const metrics::ListenerMetrics*, const metrics::PodMetrics*, int>,
            metrics::Counter*>
       grpc_requests;
+
+  // uv_tcp_connect (its arguments and result), tried once more after the pooled pipes gave their
+  // descriptors back when the first try found none (UV_EMFILE, UV_ENFILE): a pipe kept for reuse
+  // never costs a connection.
+  int ConnectTcp(uv_connect_t* req, uv_tcp_t* tcp, const sockaddr* addr, uv_connect_cb cb) {
+    int rc = uv_tcp_connect(req, tcp, addr, cb);
+    if ((rc == UV_EMFILE || rc == UV_ENFILE) && pipes.CloseFree() > 0)
+      rc = uv_tcp_connect(req, tcp, addr, cb);
+    return rc;
+  }
 
   // podrouter_grpc_requests_total{listener, pod, grpc_status}, cached as HttpRequests.
   metrics::Counter& GrpcRequests(const metrics::ListenerMetrics& l, const metrics::PodMetrics* pod,

@@ -335,25 +335,28 @@ class Relay(TestBed):
         s.close()
 
     def test_pooled_pipes_give_their_descriptors_to_connections(self):
-        """With few descriptors, pipes pooled for splicing are closed when accept runs out. One
-        worker: each worker pools its own pipes and gives them up when its own accept fails."""
+        """Under a descriptor limit of 512 a worker keeps at most 2 empty pipes (limit / 256), and
+        closes them when accept runs out of descriptors. One worker: each worker pools its own
+        pipes and gives them up when its own accept fails."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2048)), hard))
         r = self.router(self.base_config(self.service,
                                          [tcp_listener("one", self.lport, {"ordinal": 0})],
                                          workers=1),
                         start=False)
         r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                                                 (64, 64))}
+                                                                 (512, 512))}
         r.start()
         pipes = lambda: sum(os.readlink(f"/proc/{r.proc.pid}/fd/{fd}").startswith("pipe:")
                             for fd in os.listdir(f"/proc/{r.proc.pid}/fd"))
         before = pipes()
-        spliced = [self.spliced_connection(r) for _ in range(3)]
+        spliced = [self.spliced_connection(r) for _ in range(3)]  # six pipes at once
         for s in spliced:
             s.close()
-        wait_for(lambda: pipes() == before + 12, what="six empty pipes pooled (12 descriptors)")
+        wait_for(lambda: pipes() == before + 4, what="two empty pipes pooled (4 descriptors)")
         held = []
         try:
-            while len(held) < 40:  # more than 64 descriptors allow
+            while len(held) < 400:  # more than 512 descriptors allow
                 s = connect(self.lport)
                 held.append(s)
                 try:
@@ -363,6 +366,45 @@ class Relay(TestBed):
                     break  # refused as a reset
             self.assertEqual(pipes(), before)
             self.assertIn("out of file descriptors", r.logs())
+        finally:
+            for s in held:
+                s.close()
+
+    def test_running_out_of_descriptors_pauses_accepting_and_logs_once_a_second(self):
+        """Two workers at a limit of 64, connections still arriving: those waiting are shed with
+        the reserve descriptor, or, when none can be had (another worker's thread can take the
+        one freed), the port pauses 100 ms at a time; it used to wake on every loop turn then,
+        spinning both cores and logging hundreds of MB. The condition is logged at most once a
+        second per listener and worker."""
+        r = self.router(self.base_config(self.service,
+                                         [tcp_listener("one", self.lport, {"ordinal": 0})],
+                                         workers=2),
+                        start=False)
+        r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                 (64, 64))}
+        r.start()
+        held = []
+        try:
+            while len(held) < 60:  # more than 64 descriptors allow
+                s = connect(self.lport)
+                held.append(s)
+                try:
+                    if not read_line(s):
+                        break
+                except ConnectionResetError:
+                    break
+            started = r.logs().count("event=accept_failed")
+            for _ in range(30):  # 3 s of clients arriving, each refused
+                try:
+                    held.append(connect(self.lport))
+                except ConnectionResetError:
+                    pass  # refused during the handshake
+                time.sleep(0.1)
+            logged = r.logs().count("event=accept_failed") - started
+            self.assertLessEqual(logged, 3 * 2 + 2, "one line a second per worker, at most")
+            for s in held[:20]:
+                s.close()  # descriptors free again: new connections are served
+            wait_for(lambda: banner(self.lport).startswith("pod=mydb-0"), what="served again")
         finally:
             for s in held:
                 s.close()
