@@ -334,19 +334,35 @@ class Relay(TestBed):
                 pass
         s.close()
 
+    def limited_router(self, nofile, workers):
+        """A router on one TCP listener under RLIMIT_NOFILE `nofile`, with `workers` workers."""
+        r = self.router(self.base_config(self.service,
+                                         [tcp_listener("one", self.lport, {"ordinal": 0})],
+                                         workers=workers),
+                        start=False)
+        r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                 (nofile, nofile))}
+        r.start()
+        return r
+
+    def hold_until_refused(self, held, most):
+        """Opens connections into `held` until one is refused (closed or reset) or `most`."""
+        while len(held) < most:
+            s = connect(self.lport)
+            held.append(s)
+            try:
+                if not read_line(s):
+                    return
+            except ConnectionResetError:
+                return
+
     def test_pooled_pipes_give_their_descriptors_to_connections(self):
         """Under a descriptor limit of 512 a worker keeps at most 2 empty pipes (limit / 256), and
         closes them when accept runs out of descriptors. One worker: each worker pools its own
         pipes and gives them up when its own accept fails."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2048)), hard))
-        r = self.router(self.base_config(self.service,
-                                         [tcp_listener("one", self.lport, {"ordinal": 0})],
-                                         workers=1),
-                        start=False)
-        r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                                                 (512, 512))}
-        r.start()
+        r = self.limited_router(512, workers=1)
         pipes = lambda: sum(os.readlink(f"/proc/{r.proc.pid}/fd/{fd}").startswith("pipe:")
                             for fd in os.listdir(f"/proc/{r.proc.pid}/fd"))
         before = pipes()
@@ -356,14 +372,8 @@ class Relay(TestBed):
         wait_for(lambda: pipes() == before + 4, what="two empty pipes pooled (4 descriptors)")
         held = []
         try:
-            while len(held) < 400:  # more than 512 descriptors allow
-                s = connect(self.lport)
-                held.append(s)
-                try:
-                    if not read_line(s):
-                        break  # refused: no descriptor left even after the pool gave its own
-                except ConnectionResetError:
-                    break  # refused as a reset
+            # More than 512 descriptors allow: refused only once even the pool gave its own.
+            self.hold_until_refused(held, 400)
             self.assertEqual(pipes(), before)
             self.assertIn("out of file descriptors", r.logs())
         finally:
@@ -376,23 +386,10 @@ class Relay(TestBed):
         one freed), the port pauses 100 ms at a time; it used to wake on every loop turn then,
         spinning both cores and logging hundreds of MB. The condition is logged at most once a
         second per listener and worker."""
-        r = self.router(self.base_config(self.service,
-                                         [tcp_listener("one", self.lport, {"ordinal": 0})],
-                                         workers=2),
-                        start=False)
-        r.start_args = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                                                 (64, 64))}
-        r.start()
+        r = self.limited_router(64, workers=2)
         held = []
         try:
-            while len(held) < 60:  # more than 64 descriptors allow
-                s = connect(self.lport)
-                held.append(s)
-                try:
-                    if not read_line(s):
-                        break
-                except ConnectionResetError:
-                    break
+            self.hold_until_refused(held, 60)  # more than 64 descriptors allow
             started = r.logs().count("event=accept_failed")
             for _ in range(30):  # 3 s of clients arriving, each refused
                 try:
