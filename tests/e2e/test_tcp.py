@@ -348,13 +348,13 @@ class Relay(TestBed):
     def hold_until_refused(self, held, most):
         """Opens connections into `held` until one is refused (closed or reset) or `most`."""
         while len(held) < most:
-            s = connect(self.lport)
-            held.append(s)
             try:
+                s = connect(self.lport)
+                held.append(s)
                 if not read_line(s):
                     return
             except ConnectionResetError:
-                return
+                return  # refused as a reset, during the handshake or after it
 
     def test_pooled_pipes_give_their_descriptors_to_connections(self):
         """Under a descriptor limit of 512 a worker keeps at most 2 empty pipes (limit / 256), and
