@@ -4,7 +4,6 @@
 // direction, and a pipe the destination has not emptied stops the source as the watermark does.
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
