@@ -178,11 +178,8 @@ void H2Stream::WriteHttp1Body() {
   }
   if (x_.request_end && x_.up1_framing == BodyFraming::kChunked && x_.body_sent == body_.size()) {
     x_.up1_framing = BodyFraming::kNone;  // the last chunk goes once, with the trailers
-    std::string last = "0\r\n";
-    for (const HttpHeader& h : request_trailers_.headers()) {
-      last.append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
-    }
-    last.append("\r\n"sv);
+    std::string last;
+    SerializeLastChunk(&request_trailers_, &last);
     x_.up1->Write(last);
   }
   if (!x_.replayable || body_.size() > kMaxReplay) {
@@ -377,6 +374,12 @@ void H2Stream::OnUpstreamBody(const char* data, size_t len) {
 void H2Stream::OnUpstreamComplete(bool clean) {
   UpstreamConn* c = x_.up1;
   x_.up1 = nullptr;
+  if (!c->response_trailers().headers().empty()) {  // a chunked response's trailer section
+    trailers_.Clear();
+    for (const HttpHeader& h : c->response_trailers().headers())
+      trailers_.AddHeader(h.name, h.value);
+    x_.has_trailers = true;
+  }
   if (clean && x_.request_end && c->reusable() && c->unsent() == 0) {
     session_->worker_->pool->Release(c);
   } else {

@@ -86,6 +86,7 @@ struct HttpExchange {
   size_t h2_body_sent = 0;
   size_t h2_unconsumed = 0;
   bool h2_body_replayable = true;
+  HttpHead h2_trailers;  // the request's trailer section, sent with the stream's end
 };
 
 }  // namespace podrouter

@@ -339,9 +339,17 @@ void HttpSession::OnBody(const char* data, size_t len) {
 
 void HttpSession::OnMessageComplete() {
   x_->req.complete = true;
-  if (x_->req.up2) x_->req.up2->ResumeBody(x_->req.up2_stream);
+  if (x_->req.up2) {
+    x_->h2_trailers.Clear();  // sent with the stream's end (ReadUpstreamBody)
+    for (const HttpHeader& h : x_->parser.trailers().headers()) {
+      x_->h2_trailers.AddHeader(h.name, h.value);
+    }
+    x_->req.up2->ResumeBody(x_->req.up2_stream);
+  }
   if (x_->req.up && x_->req.chunked && !x_->req.error_status) {
-    uv_buf_t end = uv_buf_init(const_cast<char*>("0\r\n\r\n"), 5);
+    // RFC 9112 §7.1.2: the last chunk carries the request's trailer section on.
+    SerializeLastChunk(&x_->parser.trailers(), &x_->head_buf);
+    uv_buf_t end = uv_buf_init(x_->head_buf.data(), static_cast<unsigned>(x_->head_buf.size()));
     WriteUpstream(&end, 1);
   }
 }
@@ -426,6 +434,7 @@ void HttpSession::EndRequest(bool close) {
   x_->h2_body.clear();
   x_->h2_body_sent = 0;
   x_->h2_body_replayable = true;
+  x_->h2_trailers.Clear();
   // Up to 64 KiB of a large request stays for a retry; an idle connection should not keep it.
   if (x_->replay.capacity() > kKeptReplay) std::string().swap(x_->replay);
   if (close) {

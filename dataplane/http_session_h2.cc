@@ -61,6 +61,7 @@ ssize_t HttpSession::ReadUpstreamBody(uint8_t* buf, size_t len, H2Codec::BodyEnd
   }
   if (x_->req.complete) {
     end->eof = true;
+    end->trailers = &x_->h2_trailers;
     return 0;
   }
   return H2Codec::kDeferred;
@@ -93,12 +94,7 @@ void HttpSession::OnUpstreamHead(H2Codec::HeadKind kind, HttpHead& head, bool en
     x_->req.framing = framing;
     if (!keep) x_->req.keep_alive = false;
   } else if (kind == H2Codec::HeadKind::kTrailers && x_->req.framing == BodyFraming::kChunked) {
-    // RFC 9112 §7.1.2: trailer fields after the last chunk.
-    x_->head_buf.assign("0\r\n");
-    for (const HttpHeader& h : head.headers()) {
-      x_->head_buf.append(h.name).append(": ").append(h.value).append("\r\n");
-    }
-    x_->head_buf.append("\r\n");
+    SerializeLastChunk(&head, &x_->head_buf);  // RFC 9112 §7.1.2
     WriteDownstream(x_->head_buf);
     x_->req.framing = BodyFraming::kNone;  // the body is terminated
   }

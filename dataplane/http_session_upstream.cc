@@ -73,7 +73,11 @@ void HttpSession::OnUpstreamBody(const char* data, size_t len) {
 void HttpSession::OnUpstreamComplete(bool clean) {
   if (closed_ || !x_ || !x_->req.up) return;
   UpstreamConn* c = x_->req.up;
-  if (x_->req.framing == BodyFraming::kChunked) WriteDownstream("0\r\n\r\n");
+  if (x_->req.framing == BodyFraming::kChunked) {
+    // RFC 9112 §7.1.2: the last chunk carries the response's trailer section on.
+    SerializeLastChunk(&c->response_trailers(), &x_->head_buf);
+    WriteDownstream(x_->head_buf);
+  }
   if (clean && x_->req.complete && c->reusable() && c->unsent() == 0) {
     worker_->pool->Release(c);
   } else {

@@ -95,6 +95,9 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   bool sent_request_bytes() const { return writer_.handed_over() > request_start_; }
   // The framing of the pod's current response (RFC 9112 §6.3), once its head is in.
   const MessageFraming& response_framing() const { return parser_.framing(); }
+  // The trailer section of the response that just completed (HttpParser::trailers): valid in
+  // OnUpstreamComplete, before the connection is released.
+  const HttpHead& response_trailers() const { return parser_.trailers(); }
   size_t unsent() const { return writer_.unsent(); }
   bool above_high() const { return writer_.above_high(); }
   bool reusable() const { return parser_.keep_alive() && !parser_.needs_eof() && !tunnel_; }

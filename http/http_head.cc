@@ -77,6 +77,23 @@ bool IsHopByHop(const HttpHead& head, std::string_view name) {
   return IsFixedHopByHop(name) || (connection && InTokenList(*connection, name));
 }
 
+bool IsForwardableTrailer(const HttpHead& trailers, std::string_view name) {
+  return !IsHopByHop(trailers, name) &&
+         !EqualsIgnoreCase(name, std::string_view("content-length")) &&
+         !EqualsIgnoreCase(name, std::string_view("host"));
+}
+
+void SerializeLastChunk(const HttpHead* trailers, std::string* out) {
+  out->assign("0\r\n");
+  if (trailers) {
+    for (const HttpHeader& h : trailers->headers()) {
+      if (!IsForwardableTrailer(*trailers, h.name)) continue;
+      out->append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+  }
+  out->append("\r\n");
+}
+
 HttpHeader& HttpHead::AddHeader() {
   if (count_ == slots_.size()) slots_.emplace_back();
   HttpHeader& h = slots_[count_++];

@@ -54,6 +54,15 @@ enum class BodyFraming {
 // lists), which a proxy does not forward and HTTP/2 forbids (RFC 9113 §8.2.2).
 bool IsHopByHop(const HttpHead& head, std::string_view name);
 
+// True for a field of a trailer section that podrouter forwards: not hop-by-hop (IsHopByHop of
+// the section itself), not Content-Length or Host, which frame or route a message and mean nothing
+// after its body (RFC 9110 §6.5.1).
+bool IsForwardableTrailer(const HttpHead& trailers, std::string_view name);
+
+// The end of a chunked body (RFC 9112 §7.1.2): the last chunk, the forwardable fields of
+// `trailers` (may be null) and the final CRLF, replacing `out`.
+void SerializeLastChunk(const HttpHead* trailers, std::string* out);
+
 // RFC 9110 §9.2.2: the methods a proxy may send twice (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
 bool IsIdempotentMethod(std::string_view method);
 

@@ -30,6 +30,7 @@ const llhttp_settings_t* HttpParser::Settings() {
       self->head_done_ = false;
       self->head_pending_ = false;
       self->framing_ = MessageFraming{};
+      self->trailers_.Clear();
       self->delegate_->OnMessageBegin();
       return 0;
     };
@@ -47,9 +48,10 @@ const llhttp_settings_t* HttpParser::Settings() {
     };
     s.on_header_field = [](llhttp_t* p, const char* at, size_t len) {
       HttpParser* self = Self(p);
-      if (self->in_value_ || self->head_.headers().empty()) self->head_.AddHeader();
+      HttpHead& fields = self->fields();
+      if (self->in_value_ || fields.headers().empty()) fields.AddHeader();
       self->in_value_ = false;
-      self->head_.headers().back().name.append(at, len);
+      fields.headers().back().name.append(at, len);
       return self->CountHead(len + 4);  // ": " and CRLF
     };
     s.on_header_value = [](llhttp_t* p, const char* at, size_t len) {
@@ -64,7 +66,7 @@ const llhttp_settings_t* HttpParser::Settings() {
       if (HasBadValueByte(at, len)) {
         return self->Fail(400, "invalid character in a header value");
       }
-      self->head_.headers().back().value.append(at, len);
+      self->fields().headers().back().value.append(at, len);
       return self->CountHead(len);
     };
     s.on_headers_complete = [](llhttp_t* p) { return Self(p)->HeadComplete(); };
@@ -76,6 +78,9 @@ const llhttp_settings_t* HttpParser::Settings() {
     };
     s.on_message_complete = [](llhttp_t* p) {
       HttpParser* self = Self(p);
+      if (!self->trailers_.headers().empty()) {
+        if (int rc = self->TrailersComplete()) return rc;
+      }
       self->Accept();
       self->in_message_ = false;
       self->delegate_->OnMessageComplete();
@@ -95,12 +100,9 @@ int HttpParser::HeadComplete() {
   if (h.major != 1 || h.minor > 1) return Fail(400, "unsupported HTTP version");
   const bool request = parser_.type == HTTP_REQUEST;
   int hosts = 0;
-  for (auto& header : h.headers()) {
-    if (!IsToken(header.name)) return Fail(400, "invalid header name");
-    // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
-    while (!header.value.empty() && (header.value.back() == ' ' || header.value.back() == '\t')) {
-      header.value.pop_back();
-    }
+  in_value_ = false;  // a trailer section, if any, starts with a new field
+  if (!CheckFields(&h)) return Fail(request ? 400 : 502, "invalid header name");
+  for (const auto& header : h.headers()) {
     if (header.name.size() == 4 && EqualsIgnoreCase(header.name, "host")) ++hosts;
   }
   if (request) {
@@ -144,6 +146,24 @@ int HttpParser::HeadComplete() {
   return no_body_status && h.status != 101 ? 1 : 0;
 }
 
+bool HttpParser::CheckFields(HttpHead* fields) {
+  for (auto& field : fields->headers()) {
+    if (!IsToken(field.name)) return false;
+    // Trim trailing whitespace llhttp leaves on values (RFC 9110 §5.5 optional whitespace).
+    while (!field.value.empty() && (field.value.back() == ' ' || field.value.back() == '\t')) {
+      field.value.pop_back();
+    }
+  }
+  return true;
+}
+
+int HttpParser::TrailersComplete() {
+  if (!CheckFields(&trailers_)) {
+    return Fail(parser_.type == HTTP_REQUEST ? 400 : 502, "invalid trailer field name");
+  }
+  return 0;
+}
+
 void HttpParser::Accept() {
   if (!head_pending_) return;
   head_pending_ = false;
@@ -168,7 +188,9 @@ void HttpParser::Rebind(Delegate* delegate, size_t max_head_bytes) {
 
 int HttpParser::CountHead(size_t len) {
   head_bytes_ += len;
-  if (head_bytes_ > max_head_bytes_) return Fail(431, "request head too large");
+  if (head_bytes_ > max_head_bytes_) {
+    return Fail(431, head_done_ ? "head and trailer section too large" : "request head too large");
+  }
   return 0;
 }
 

@@ -62,6 +62,11 @@ class HttpParser {
   int error_status() const { return error_status_; }
   const std::string& error() const { return error_; }
   const HttpHead& head() const { return head_; }
+  // The trailer section of the chunked message that just ended (RFC 9112 §7.1.2), names checked
+  // as tokens and values trimmed like the head's: valid from OnMessageComplete until the next
+  // message begins, empty when the message had none. Its bytes count against max_head_bytes
+  // together with the head's.
+  const HttpHead& trailers() const { return trailers_; }
   bool keep_alive() const { return llhttp_should_keep_alive(&parser_) != 0; }
   // The current message's framing by RFC 9112 §6, once its head is complete.
   const MessageFraming& framing() const { return framing_; }
@@ -74,6 +79,12 @@ class HttpParser {
   static const llhttp_settings_t* Settings();
   static HttpParser* Self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
   int CountHead(size_t len);
+  // Where header fields go: the head until it is complete, then the trailer section.
+  HttpHead& fields() { return head_done_ ? trailers_ : head_; }
+  // Checks every name is a token and trims trailing whitespace from values; false on a bad name.
+  static bool CheckFields(HttpHead* fields);
+  // At the end of a message with trailer fields: 0, or HPE_USER when one is malformed.
+  int TrailersComplete();
   int Fail(int status, const char* reason);
   // on_headers_complete: validates the head and settles its framing with llhttp's. Returns what
   // the callback returns (0, 1 for "no body", or HPE_USER).
@@ -88,6 +99,7 @@ class HttpParser {
   Delegate* delegate_;
   size_t max_head_bytes_;
   HttpHead head_;
+  HttpHead trailers_;
   size_t head_bytes_ = 0;
   bool in_value_ = false;
   bool value_at_end_ = false;  // the last value span ended at the end of its Feed

@@ -221,8 +221,8 @@ ssize_t H2Codec::OnReadBody(nghttp2_session* session, int32_t stream, uint8_t* b
   if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
   if (end.eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (end.trailers && !end.trailers->headers().empty()) {
-      ToH2Trailers(*end.trailers, &self->headers_);
+    if (end.trailers) ToH2Trailers(*end.trailers, &self->headers_);
+    if (end.trailers && self->headers_.size() > 0) {
       if (nghttp2_submit_trailer(session, stream, self->headers_.data(), self->headers_.size()) ==
           0) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;

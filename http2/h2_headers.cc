@@ -73,7 +73,10 @@ void ToH2Response(const HttpHead& response, H2HeaderList* out) {
 
 void ToH2Trailers(const HttpHead& trailers, H2HeaderList* out) {
   out->Clear();
-  AddForwarded(trailers, false, out);
+  for (const HttpHeader& h : trailers.headers()) {
+    if (!IsForwardableTrailer(trailers, h.name)) continue;
+    out->Add(h.name, h.value);
+  }
 }
 
 size_t H2HeaderListSize(const HttpHead& head) {

@@ -39,7 +39,8 @@ class H2HeaderList {
 void ToH2Request(const HttpHead& request, std::string_view scheme, H2HeaderList* out);
 // A response head as HTTP/2: :status, then the headers as for a request.
 void ToH2Response(const HttpHead& response, H2HeaderList* out);
-// Trailer fields as HTTP/2 (no pseudo-headers).
+// The forwardable fields of a trailer section (IsForwardableTrailer) as HTTP/2 (no
+// pseudo-headers).
 void ToH2Trailers(const HttpHead& trailers, H2HeaderList* out);
 
 // The size of `head` as an HTTP/2 header list (RFC 7541 §4.1: name + value + 32 per field, the

@@ -57,12 +57,12 @@ class ScriptedPod:
         head, rest = buf.split(b"\r\n\r\n", 1)
         lower = head.lower()
         if b"transfer-encoding: chunked" in lower:
-            while not rest.endswith(b"0\r\n\r\n"):
+            while (end := chunked_end(rest)) < 0:
                 data = self.recv(conn, index)
                 if not data:
                     return None
                 rest += data
-            return head, rest, b""
+            return head, rest[:end], rest[end:]
         length = 0
         for line in lower.split(b"\r\n"):
             if line.startswith(b"content-length:"):
@@ -95,6 +95,25 @@ class ScriptedPod:
                 c.close()
             except OSError:
                 pass
+
+
+def chunked_end(data):
+    """Where a chunked body at the start of `data` ends, after its trailer section (RFC 9112
+    §7.1), or -1 while it is incomplete."""
+    at = 0
+    while True:
+        eol = data.find(b"\r\n", at)
+        if eol < 0:
+            return -1
+        size = int(data[at:eol].split(b";")[0], 16)
+        if size == 0:
+            if data[eol + 2:eol + 4] == b"\r\n":
+                return eol + 4  # no trailer fields
+            end = data.find(b"\r\n\r\n", eol + 2)
+            return -1 if end < 0 else end + 4
+        at = eol + 2 + size + 2
+        if at > len(data):
+            return -1
 
 
 def ok(body=b"ok", extra=b""):

@@ -1,11 +1,13 @@
 // Fuzz target: the HTTP front end. The input is split in two at a point chosen by its first byte
 // and fed as a client would, resuming after every message; the parser must never crash, never
-// report more than it was given, never accept a head it then refuses, and must refuse with 400,
-// 431, or (framing it will not relay) 501 for a request and 502 for a response.
+// report more than it was given, never accept a head it then refuses, never let a trailer section
+// into the head or report a trailer field whose name is not a token (RFC 9112 §7.1.2), and must
+// refuse with 400, 431, or (framing it will not relay) 501 for a request and 502 for a response.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "base/text.h"
 #include "http/http_parser.h"
 
 namespace {
@@ -14,13 +16,22 @@ class Sink : public podrouter::HttpParser::Delegate {
  public:
   bool OnHead(podrouter::HttpHead& head, std::string*) override {
     ++heads;
+    head_fields = head.headers().size();
     return !head.method.empty() || head.status != 0;
   }
   void OnHeadAccepted() override {
     if (++accepted != heads) abort();  // once per head, and only after OnHead
   }
   void OnBody(const char*, size_t len) override { body += len; }
-  void OnMessageComplete() override { ++messages; }
+  void OnMessageComplete() override {
+    ++messages;
+    if (parser->head_done() && parser->head().headers().size() != head_fields) abort();
+    for (const auto& field : parser->trailers().headers()) {
+      if (!podrouter::IsToken(field.name)) abort();
+    }
+  }
+  const podrouter::HttpParser* parser = nullptr;
+  size_t head_fields = 0;
   size_t body = 0;
   size_t messages = 0;
   size_t heads = 0;
@@ -30,6 +41,7 @@ class Sink : public podrouter::HttpParser::Delegate {
 void Feed(podrouter::HttpParser::Kind kind, const char* data, size_t size, size_t cut) {
   Sink sink;
   podrouter::HttpParser parser(kind, &sink, 4096);
+  sink.parser = &parser;
   for (auto [at, len] : {std::pair{data, cut}, std::pair{data + cut, size - cut}}) {
     while (len > 0) {
       auto r = parser.Feed(at, len);

@@ -102,6 +102,23 @@ TEST(Serialize, UpgradeKeepsUpgradeHeaders) {
   EXPECT_EQ(out, "GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
+// A trailer section goes on without what frames, routes or is meant for one hop only.
+TEST(Serialize, LastChunkCarriesForwardableTrailers) {
+  std::string out;
+  SerializeLastChunk(nullptr, &out);
+  EXPECT_EQ(out, "0\r\n\r\n");
+  HttpHead t;
+  t.AddHeader("X-Checksum", "abc");
+  t.AddHeader("Connection", "X-Hop");
+  t.AddHeader("X-Hop", "1");
+  t.AddHeader("Content-Length", "5");
+  t.AddHeader("Host", "elsewhere");
+  t.AddHeader("Transfer-Encoding", "chunked");
+  t.AddHeader("grpc-status", "0");
+  SerializeLastChunk(&t, &out);
+  EXPECT_EQ(out, "0\r\nX-Checksum: abc\r\ngrpc-status: 0\r\n\r\n");
+}
+
 TEST(PercentDecode, KeepsBadEscapes) { EXPECT_EQ(PercentDecode("a%20b%zz%4"), "a b%zz%4"); }
 
 }  // namespace

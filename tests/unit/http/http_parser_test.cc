@@ -21,7 +21,15 @@ class Recorder : public HttpParser::Delegate {
     if (log.empty() || log.back() != '}') log += "B{}";
     log.insert(log.size() - 1, std::string(data, len));
   }
-  void OnMessageComplete() override { log += "C"; }
+  void OnMessageComplete() override {
+    if (parser && !parser->trailers().headers().empty()) {
+      log += "T[";
+      for (const auto& h : parser->trailers().headers()) log += " " + h.name + "=" + h.value;
+      log += "]";
+    }
+    log += "C";
+  }
+  const HttpParser* parser = nullptr;
   std::string log;
 };
 
@@ -30,6 +38,7 @@ std::string Parse(HttpParser::Kind kind, const std::vector<std::string>& pieces,
                   HttpParser::Status* last = nullptr, int* error_status = nullptr) {
   Recorder r;
   HttpParser p(kind, &r, 8192);
+  r.parser = &p;
   HttpParser::Status status = HttpParser::Status::kNeedMore;
   for (const auto& piece : pieces) {
     size_t at = 0;
@@ -58,13 +67,15 @@ const char kPipelined[] =
     "GET /a HTTP/1.1\r\nHost: x\r\nX-Shard-Key: k1\r\n\r\n"
     "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
     "PUT /c?x=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-    "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n"
+    "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Checksum: t \r\nX-B:u\r\n\r\n"
+    "PUT /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
     "GET /d HTTP/1.0\r\n\r\n";
 
 const char kPipelinedLog[] =
     "H[GET /a Host=x X-Shard-Key=k1]C"
     "H[POST /b Host=x Content-Length=5]B{hello}C"
-    "H[PUT /c?x=1 Host=x Transfer-Encoding=chunked]B{abcdefg}C"
+    "H[PUT /c?x=1 Host=x Transfer-Encoding=chunked]B{abcdefg}T[ X-Checksum=t X-B=u]C"
+    "H[PUT /e Host=x Transfer-Encoding=chunked]B{z}C"
     "H[GET /d]C";
 
 TEST(HttpParser, PipelinedRequestsOneAtATime) { EXPECT_EQ(Requests(kPipelined), kPipelinedLog); }
@@ -129,6 +140,35 @@ TEST(HttpParser, OversizedHeadIs431) {
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(7000, 'a') + "\r\n\r\n"), 0);
 }
 
+// RFC 9112 §7.1.2: a trailer section is its own, never part of the head the message was routed
+// and forwarded by, and it is held to the same rules and the same size limit as the head.
+TEST(HttpParser, TrailersAreTheirOwnSection) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n"
+      "grpc-status: 0\r\nGrpc-Message:  ok \r\n\r\n";
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    Recorder r;
+    HttpParser p(HttpParser::Kind::kResponse, &r, 8192);
+    r.parser = &p;
+    for (const std::string& piece : {wire.substr(0, cut), wire.substr(cut)}) {
+      p.Feed(piece.data(), piece.size());
+    }
+    EXPECT_EQ(r.log, "H[200 Transfer-Encoding=chunked]B{hi}T[ grpc-status=0 Grpc-Message=ok]C")
+        << "split at " << cut;
+    EXPECT_EQ(p.head().headers().size(), 1u);
+  }
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "0\r\nBad Name: x\r\n\r\n"),
+            400);
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "0\r\nA: x\r\n folded\r\n\r\n"),
+            400);
+  const std::string big = std::string(5000, 'a');
+  EXPECT_EQ(ErrorOf("POST / HTTP/1.1\r\nHost: x\r\nX: " + big +
+                    "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nY: " + big + "\r\n\r\n"),
+            431);
+}
+
 TEST(HttpParser, ResponsesWithAndWithoutBodies) {
   EXPECT_EQ(Parse(HttpParser::Kind::kResponse,
                   {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -140,6 +180,7 @@ TEST(HttpParser, ResponsesWithAndWithoutBodies) {
 TEST(HttpParser, HeadResponseHasNoBodyWhateverItsLength) {
   Recorder r;
   HttpParser p(HttpParser::Kind::kResponse, &r, 8192);
+  r.parser = &p;
   p.ExpectNoBody();
   std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 404 NF\r\n\r\n";
   auto first = p.Feed(wire.data(), wire.size());
@@ -151,6 +192,7 @@ TEST(HttpParser, HeadResponseHasNoBodyWhateverItsLength) {
 TEST(HttpParser, ReadUntilCloseResponseEndsAtFinish) {
   Recorder r;
   HttpParser p(HttpParser::Kind::kResponse, &r, 8192);
+  r.parser = &p;
   std::string wire = "HTTP/1.0 200 OK\r\n\r\nstreamed";
   EXPECT_EQ(p.Feed(wire.data(), wire.size()).status, HttpParser::Status::kNeedMore);
   EXPECT_TRUE(p.needs_eof());
@@ -161,6 +203,7 @@ TEST(HttpParser, ReadUntilCloseResponseEndsAtFinish) {
 TEST(HttpParser, TruncatedMessageAtFinishIsAnError) {
   Recorder r;
   HttpParser p(HttpParser::Kind::kResponse, &r, 8192);
+  r.parser = &p;
   std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
   p.Feed(wire.data(), wire.size());
   EXPECT_EQ(p.Finish().status, HttpParser::Status::kError);
@@ -169,6 +212,7 @@ TEST(HttpParser, TruncatedMessageAtFinishIsAnError) {
 TEST(HttpParser, UpgradeStopsAfterTheHead) {
   Recorder r;
   HttpParser p(HttpParser::Kind::kRequest, &r, 8192);
+  r.parser = &p;
   std::string wire =
       "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
       "websocket\r\n\r\n\x81\x05hello";
@@ -194,6 +238,7 @@ TEST(HttpParser, KeepAliveFollowsVersionAndConnection) {
            {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true}}) {
     Recorder r;
     HttpParser p(HttpParser::Kind::kRequest, &r, 8192);
+    r.parser = &p;
     p.Feed(wire.data(), wire.size());
     EXPECT_EQ(p.keep_alive(), keep) << wire;
   }
