@@ -28,16 +28,18 @@ void HttpSession::OnUpstreamCallbackEnd() {
 bool HttpSession::OnUpstreamHead(HttpHead& head, std::string* error) {
   if (closed_ || !x_ || !x_->req.up) return false;
   UpstreamConn* c = x_->req.up;
-  request_deadline_ = 0;
   const int status = head.status;
   if (status >= 100 && status < 200 && status != 101) {
-    // Interim answers (100 Continue for Expect) are passed on to HTTP/1.1 clients.
+    // Interim answers (100 Continue for Expect, 103 Early Hints) are passed on to HTTP/1.1
+    // clients; only the final response stops the request timeout.
     if (x_->req.minor == 1) {
       SerializeResponseHead(head, 1, BodyFraming::kNone, true, false, &x_->head_buf);
       WriteDownstream(x_->head_buf);
+      if (x_->writer.above_high()) c->PauseReading();  // as for the body: the client reads slower
     }
     return true;
   }
+  request_deadline_ = 0;
   if (status == 101 && !x_->req.upgrade) {
     *error = "101 Switching Protocols without an upgrade request";
     return false;

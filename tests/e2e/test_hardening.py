@@ -5,6 +5,7 @@ binary, dnsmasq and pods whose every byte is scripted by the test.
   ResponseFraming chunked + tab, codings podrouter cannot frame (502), 304 with Content-Length
   Retries         only idempotent requests are sent twice; retries are counted
   LocalAnswers    every local answer observes a real duration; early answers say Connection: close
+  InterimAnswers  a 1xx does not stop the request timeout
   Ordinals        only <statefulset>-<decimal> targets get ordinals
   Drain           podrouter keeps serving the application that was signalled with it
 """
@@ -226,6 +227,24 @@ class EarlyAnswers(ScriptedBed):
         head = out.split(b"\r\n\r\n")[0].lower()
         self.assertIn(b"\r\nconnection: close", head)
         self.assertTrue(out.endswith(b"too big\n"))
+
+
+def interim_then_silence(pod, conn, index):
+    """Answers each request with 103 Early Hints, then never with a final response."""
+    for _ in pod.requests(conn, index):
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </app.js>; rel=preload\r\n\r\n")
+
+
+class InterimAnswers(ScriptedBed):
+    handler = staticmethod(interim_then_silence)
+
+    def test_a_pod_that_sends_only_an_interim_answer_times_out(self):
+        # A 1xx is not the response: the request timeout (2 s) still runs, where before it was
+        # stopped by the 103 and the client waited for the idle timeout (5 min).
+        reply = raw_exchange(self.port, b"GET /slow HTTP/1.1\r\nHost: mydb\r\n\r\n",
+                             until=b"upstream_timeout", timeout=30)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 103 Early Hints\r\n"), reply)
+        self.assertIn(b"\r\n\r\nHTTP/1.1 504 ", reply)
 
 
 class LocalAnswers(TestBed):
