@@ -1,8 +1,12 @@
-// ConfigWatch: a directory watch, a debounce timer and a content comparison.
+// ConfigWatch: a directory watch (inotify), a debounce timer and a content comparison.
 #include "app/config_watch.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string_view>
@@ -27,6 +31,12 @@ std::optional<std::string> ReadAll(const std::string& path) {
   return content;
 }
 
+// What can complete a change of an entry in a watched directory (inotify(7)): a write ending in
+// close, an entry created, deleted or renamed (the kubelet's `..data` swap), the directory itself
+// gone. IN_MODIFY, one event per write(2), is left out on purpose.
+constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+                                IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
 }  // namespace
 
 std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::string& path,
@@ -39,30 +49,50 @@ std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::stri
   w->content_ = ReadAll(path).value_or("");
   w->debounce_ms_ = debounce_ms;
   w->on_change_ = std::move(on_change);
-  uv_fs_event_init(loop, &w->event_);
-  uv_fs_event_init(loop, &w->target_event_);
-  uv_timer_init(loop, &w->timer_);
-  w->event_.data = w->target_event_.data = w->timer_.data = w.get();
   const std::string directory = DirectoryOf(path);
-  int rc = uv_fs_event_start(&w->event_, &OnEvent, directory.c_str(), 0);
-  if (rc != 0) {
-    *error = "cannot watch " + directory + " for config changes: " + uv_strerror(rc);
-    Close(std::move(w));
+  w->inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (w->inotify_fd_ < 0 || !w->Watch(directory, &w->dir_wd_)) {
+    *error = "cannot watch " + directory + " for config changes: " + strerror(errno);
+    if (w->inotify_fd_ >= 0) ::close(w->inotify_fd_);
     return nullptr;
   }
+  uv_poll_init(loop, &w->poll_, w->inotify_fd_);
+  uv_timer_init(loop, &w->timer_);
+  w->poll_.data = w->timer_.data = w.get();
+  uv_poll_start(&w->poll_, UV_READABLE, &OnReadable);
   w->FollowTarget();
   return w;
 }
 
-void ConfigWatch::OnEvent(uv_fs_event_t* e, const char* filename, int, int) {
-  auto* self = static_cast<ConfigWatch*>(e->data);
-  const std::string& name = e == &self->event_ ? self->name_ : self->target_name_;
-  // Inotify names the entry that changed (none after an overflow: anything may have). The
-  // kubelet's entries start with "..".
-  if (filename && name != filename && std::string_view(filename).substr(0, 2) != "..") return;
+bool ConfigWatch::Watch(const std::string& directory, int* wd) {
+  if (*wd >= 0) inotify_rm_watch(inotify_fd_, *wd);
+  *wd = directory.empty() ? -1 : inotify_add_watch(inotify_fd_, directory.c_str(), kWatchMask);
+  return *wd >= 0;
+}
+
+void ConfigWatch::OnReadable(uv_poll_t* poll, int status, int) {
+  auto* self = static_cast<ConfigWatch*>(poll->data);
+  if (status < 0) return;
+  alignas(inotify_event) char buf[4096];
+  ssize_t n;
+  while ((n = ::read(self->inotify_fd_, buf, sizeof(buf))) > 0) {
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      self->OnEvent(e->wd, e->mask & IN_Q_OVERFLOW ? nullptr : e->len ? e->name : "");
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+    }
+  }
+}
+
+void ConfigWatch::OnEvent(int wd, const char* filename) {
+  const std::string& name = wd == target_wd_ ? target_name_ : name_;
+  // Inotify names the entry that changed ("" for the directory itself, nothing after an
+  // overflow: anything may have). The kubelet's entries start with "..".
+  if (filename && *filename && name != filename && std::string_view(filename).substr(0, 2) != "..")
+    return;
   uv_timer_start(
-      &self->timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); },
-      self->debounce_ms_, 0);
+      &timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); }, debounce_ms_,
+      0);
 }
 
 void ConfigWatch::FollowTarget() {
@@ -75,12 +105,7 @@ void ConfigWatch::FollowTarget() {
   if (!target_dir.empty())
     target_name_ = std::string(real).substr(std::string(real).rfind('/') + 1);
   if (target_dir == target_dir_) return;
-  if (!target_dir_.empty()) uv_fs_event_stop(&target_event_);
-  target_dir_.clear();
-  if (!target_dir.empty() &&
-      uv_fs_event_start(&target_event_, &OnEvent, target_dir.c_str(), 0) == 0) {
-    target_dir_ = target_dir;
-  }
+  target_dir_ = Watch(target_dir, &target_wd_) ? target_dir : "";
 }
 
 void ConfigWatch::Seen() {
@@ -100,10 +125,11 @@ void ConfigWatch::Close(std::unique_ptr<ConfigWatch> watch) {
   ConfigWatch* w = watch.release();
   auto closed = [](uv_handle_t* h) {
     auto* self = static_cast<ConfigWatch*>(h->data);
-    if (self->handles_.Done()) delete self;
+    if (!self->handles_.Done()) return;
+    ::close(self->inotify_fd_);  // the poll has stopped watching it
+    delete self;
   };
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->event_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->target_event_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->timer_), closed);
 }
 

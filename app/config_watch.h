@@ -1,8 +1,11 @@
 // ConfigWatch follows the config file the way Kubernetes updates it: the kubelet writes a mounted
 // ConfigMap into a new timestamped directory, then renames a `..data` symlink over the old one, so
-// the file's own inode never changes. The watch is therefore on the file's directory (libuv
-// uv_fs_event, inotify on Linux); every event there restarts a short timer, and when it fires the
-// file is read and compared with the content last seen. A change calls `on_change` once, however
+// the file's own inode never changes. The watch is therefore on the file's directory (inotify(7),
+// read under a uv_poll_t); every event there restarts a short timer, and when it fires the file is
+// read and compared with the content last seen. Only events that can complete a change are asked
+// for — a file closed after writing, created, deleted or renamed — never each write(2): libuv's
+// uv_fs_event asks for IN_MODIFY too, so a busy neighbour (a log file next to the config) woke
+// the loop once per write. A change calls `on_change` once, however
 // many events one update made (the kubelet's swap makes five or so). Events for other files in the
 // directory (a log file, say) are ignored: only the file's own name and the kubelet's `..`-prefixed
 // entries count. A config file that links into another directory has that one watched as well.
@@ -39,7 +42,12 @@ class ConfigWatch {
 
  private:
   ConfigWatch() = default;
-  static void OnEvent(uv_fs_event_t* event, const char* filename, int events, int status);
+  static void OnReadable(uv_poll_t* poll, int status, int events);
+  // One event on watch descriptor `wd` about the entry `filename` (nullptr: unknown, as after
+  // an overflow): restarts the timer when it may concern the config file.
+  void OnEvent(int wd, const char* filename);
+  // Watches `directory` (replacing the watch `*wd`, -1 for none); false when it cannot.
+  bool Watch(const std::string& directory, int* wd);
   // When the config file is a link into another directory (not the kubelet's `..data` in the same
   // one), that directory is watched too, so an edit of the file itself is seen; re-aimed when the
   // link is.
@@ -53,10 +61,12 @@ class ConfigWatch {
   std::string content_;      // the file as last seen (empty when it could not be read at Start)
   uint64_t debounce_ms_ = 0;
   std::function<void()> on_change_;
-  uv_fs_event_t event_;
-  uv_fs_event_t target_event_;
+  int inotify_fd_ = -1;  // owned; closed in the poll's close callback
+  int dir_wd_ = -1;      // the file's directory
+  int target_wd_ = -1;   // target_dir_, or -1
+  uv_poll_t poll_;       // inotify_fd_ readable
   uv_timer_t timer_;
-  CloseCountdown handles_{3};
+  CloseCountdown handles_{2};
 };
 
 }  // namespace podrouter

@@ -389,10 +389,6 @@ class Http1ClientsToHttp2Pods(GrpcBed):
         self.assertRegex(rest, rb"\r\n0\r\n(.*\r\n)*grpc-status: 0\r\n(.*\r\n)*\r\n$")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class GrpcSharedConnection(GrpcBed):
     def test_a_client_that_never_reads_does_not_stall_other_clients_of_its_pod(self):
         import h2frames as h2
@@ -417,3 +413,7 @@ class GrpcSharedConnection(GrpcBed):
                 self.assertEqual(gc.run(self.target, "who", "--key", key, "--timeout", "5"),
                                  "mydb-0")
         self.assertEqual(gc.run(self.target, "who", "--key", key), "mydb-0")
+
+
+if __name__ == "__main__":
+    unittest.main()
