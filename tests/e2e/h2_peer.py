@@ -10,6 +10,8 @@ import h2.config
 import h2.connection
 import h2.events
 
+from scripted_pod import ScriptedPod
+
 
 def h2_call(port, path, headers=(), body=b"", trailers=(), authority="mydb", timeout=10):
     """One request on a new connection to 127.0.0.1:`port`; `headers` and `trailers` are
@@ -51,42 +53,27 @@ def h2_call(port, path, headers=(), body=b"", trailers=(), authority="mydb", tim
 
 
 class H2Pod:
-    """An HTTP/2 pod `name` on ip:port in this process. Every request is kept in `requests` as
-    a dict (headers, body, trailers; header lists as [name, value] pairs) and answered 200 with
-    that dict as JSON and the trailer `x-pod: <name>`."""
+    """An HTTP/2 pod `name` on ip:port in this process (on ScriptedPod's listener). Every
+    request is kept in `requests` as a dict (headers, body, trailers; header lists as
+    [name, value] pairs) and answered 200 with that dict as JSON and the trailer
+    `x-pod: <name>`."""
 
     def __init__(self, name, ip, port):
         self.name = name
         self.requests = []
         self.lock = threading.Lock()
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind((ip, port))
-        self.server.listen(64)
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                sock, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(sock,), daemon=True).start()
+        self.listener = ScriptedPod(ip, port, lambda _pod, sock, _index: self.serve(sock))
 
     def serve(self, sock):
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
         streams = {}
-        with sock:
-            try:
-                sock.sendall(conn.data_to_send())
-                while data := sock.recv(65536):
-                    for ev in conn.receive_data(data):
-                        self.on_event(conn, streams, ev)
-                    sock.sendall(conn.data_to_send())
-            except OSError:
-                pass
+        sock.sendall(conn.data_to_send())
+        while data := sock.recv(65536):
+            for ev in conn.receive_data(data):
+                self.on_event(conn, streams, ev)
+            sock.sendall(conn.data_to_send())
 
     def on_event(self, conn, streams, ev):
         if isinstance(ev, h2.events.RequestReceived):
@@ -107,4 +94,4 @@ class H2Pod:
             conn.send_headers(ev.stream_id, [("x-pod", self.name)], end_stream=True)
 
     def close(self):
-        self.server.close()
+        self.listener.close()
