@@ -1,6 +1,8 @@
 // HttpHead: lookups and serialisation.
 #include "http/http_head.h"
 
+#include <algorithm>
+
 namespace podrouter {
 namespace {
 
@@ -24,24 +26,33 @@ bool IsFixedHopByHop(std::string_view name) {
   }
 }
 
-// True when `name` is one of the comma-separated tokens of a Connection header value.
+// True when `name` is one of the comma-separated tokens of a Connection header value (empty list
+// elements are no names, RFC 9110 §5.6.1).
 bool InTokenList(std::string_view tokens, std::string_view name) {
   while (!tokens.empty()) {
     size_t comma = tokens.find(',');
-    if (EqualsIgnoreCase(TrimOws(tokens.substr(0, comma)), name)) return true;
+    std::string_view token = TrimOws(tokens.substr(0, comma));
+    if (!token.empty() && EqualsIgnoreCase(token, name)) return true;
     if (comma == std::string_view::npos) break;
     tokens.remove_prefix(comma + 1);
   }
   return false;
 }
 
+// A Connection header listing more names than this is sorted rather than scanned per field.
+constexpr size_t kFewConnectionNames = 8;
+
+bool LessIgnoreCase(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      [](char x, char y) { return AsciiLower(x) < AsciiLower(y); });
+}
+
 void AppendHeaders(const HttpHead& head, BodyFraming framing, std::string* out) {
   using namespace std::string_view_literals;
-  // The Connection header's own list of hop-by-hop names, found once per head.
-  const std::string* connection = head.Find("connection"sv);
+  const HopByHopFields hop(head);
   const bool drop_length = framing != BodyFraming::kLength && framing != BodyFraming::kNone;
   for (const auto& h : head.headers()) {
-    if (IsFixedHopByHop(h.name) || (connection && InTokenList(*connection, h.name))) continue;
+    if (hop.Contains(h.name)) continue;
     if (drop_length && EqualsIgnoreCase(h.name, "content-length"sv)) continue;
     out->append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
   }
@@ -72,22 +83,43 @@ bool IsIdempotentMethod(std::string_view method) {
   return false;
 }
 
-bool IsHopByHop(const HttpHead& head, std::string_view name) {
-  const std::string* connection = head.Find(std::string_view("connection"));
-  return IsFixedHopByHop(name) || (connection && InTokenList(*connection, name));
+HopByHopFields::HopByHopFields(const HttpHead& section) {
+  const std::string* connection = section.Find(std::string_view("connection"));
+  if (!connection) return;
+  connection_ = *connection;
+  if (static_cast<size_t>(std::count(connection_.begin(), connection_.end(), ',')) <
+      kFewConnectionNames) {
+    return;
+  }
+  for (std::string_view rest = connection_; !rest.empty();) {
+    const size_t comma = rest.find(',');
+    if (std::string_view name = TrimOws(rest.substr(0, comma)); !name.empty()) {
+      sorted_.push_back(name);
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  std::sort(sorted_.begin(), sorted_.end(), LessIgnoreCase);
 }
 
-bool IsForwardableTrailer(const HttpHead& trailers, std::string_view name) {
-  return !IsHopByHop(trailers, name) &&
-         !EqualsIgnoreCase(name, std::string_view("content-length")) &&
+bool HopByHopFields::Contains(std::string_view name) const {
+  if (IsFixedHopByHop(name)) return true;
+  if (connection_.empty()) return false;
+  if (sorted_.empty()) return InTokenList(connection_, name);
+  return std::binary_search(sorted_.begin(), sorted_.end(), name, LessIgnoreCase);
+}
+
+bool IsForwardableTrailer(const HopByHopFields& hop, std::string_view name) {
+  return !hop.Contains(name) && !EqualsIgnoreCase(name, std::string_view("content-length")) &&
          !EqualsIgnoreCase(name, std::string_view("host"));
 }
 
 void SerializeLastChunk(const HttpHead* trailers, std::string* out) {
   out->assign("0\r\n");
   if (trailers) {
+    const HopByHopFields hop(*trailers);
     for (const HttpHeader& h : trailers->headers()) {
-      if (!IsForwardableTrailer(*trailers, h.name)) continue;
+      if (!IsForwardableTrailer(hop, h.name)) continue;
       out->append(h.name).append(": ").append(h.value).append("\r\n");
     }
   }

@@ -49,15 +49,27 @@ enum class BodyFraming {
   kClose,    // until the connection closes (HTTP/1.0 clients)
 };
 
-// True for a connection-specific header of `head` (RFC 9110 §7.6.1: Connection, Keep-Alive,
-// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and every name its Connection header
-// lists), which a proxy does not forward and HTTP/2 forbids (RFC 9113 §8.2.2).
-bool IsHopByHop(const HttpHead& head, std::string_view name);
+// The connection-specific fields of one head or trailer section (RFC 9110 §7.6.1: Connection,
+// Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and every name its
+// Connection header lists), which a proxy does not forward and HTTP/2 forbids (RFC 9113 §8.2.2).
+// Built once per section, so that checking all its fields stays linear however many names the
+// Connection header lists: more than a few are sorted once and found by binary search (the only
+// case that allocates).
+class HopByHopFields {
+ public:
+  explicit HopByHopFields(const HttpHead& section);
+  // True when the field called `name` (any case) is connection-specific.
+  bool Contains(std::string_view name) const;
 
-// True for a field of a trailer section that podrouter forwards: not hop-by-hop (IsHopByHop of
-// the section itself), not Content-Length or Host, which frame or route a message and mean nothing
-// after its body (RFC 9110 §6.5.1).
-bool IsForwardableTrailer(const HttpHead& trailers, std::string_view name);
+ private:
+  std::string_view connection_;           // the Connection header's value; "" when none
+  std::vector<std::string_view> sorted_;  // its names, case-insensitively sorted, when many
+};
+
+// True for a field of a trailer section that podrouter forwards: not connection-specific (`hop`,
+// the section's own HopByHopFields), not Content-Length or Host, which frame or route a message
+// and mean nothing after its body (RFC 9110 §6.5.1).
+bool IsForwardableTrailer(const HopByHopFields& hop, std::string_view name);
 
 // The end of a chunked body (RFC 9112 §7.1.2): the last chunk, the forwardable fields of
 // `trailers` (may be null) and the final CRLF, replacing `out`.

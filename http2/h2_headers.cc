@@ -11,6 +11,7 @@ using namespace std::string_view_literals;
 // Every header a proxy forwards (RFC 9113 §8.2.2): not connection-specific, `te` only as
 // "trailers" in a request, and not Host (which became :authority).
 void AddForwarded(const HttpHead& head, bool request, H2HeaderList* out) {
+  const HopByHopFields hop(head);
   for (const HttpHeader& h : head.headers()) {
     if (EqualsIgnoreCase(h.name, "te"sv)) {
       if (request && EqualsIgnoreCase(TrimOws(h.value), "trailers"sv)) {
@@ -18,7 +19,7 @@ void AddForwarded(const HttpHead& head, bool request, H2HeaderList* out) {
       }
       continue;
     }
-    if (EqualsIgnoreCase(h.name, "host"sv) || IsHopByHop(head, h.name)) continue;
+    if (EqualsIgnoreCase(h.name, "host"sv) || hop.Contains(h.name)) continue;
     out->Add(h.name, h.value);
   }
 }
@@ -73,8 +74,9 @@ void ToH2Response(const HttpHead& response, H2HeaderList* out) {
 
 void ToH2Trailers(const HttpHead& trailers, H2HeaderList* out) {
   out->Clear();
+  const HopByHopFields hop(trailers);
   for (const HttpHeader& h : trailers.headers()) {
-    if (!IsForwardableTrailer(trailers, h.name)) continue;
+    if (!IsForwardableTrailer(hop, h.name)) continue;
     out->Add(h.name, h.value);
   }
 }

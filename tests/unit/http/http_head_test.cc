@@ -102,6 +102,27 @@ TEST(Serialize, UpgradeKeepsUpgradeHeaders) {
   EXPECT_EQ(out, "GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
+// The same answers whether the Connection header lists a few names (scanned) or many (sorted
+// once, so a head of thousands of fields is not checked in quadratic time).
+TEST(HopByHopFields, FewAndManyConnectionNamesGiveTheSameAnswers) {
+  for (int names : {1, 8, 9, 40}) {
+    HttpHead h;
+    std::string list = "keep-alive";
+    for (int i = 1; i < names; ++i) list += (i % 2 ? ", X-Hop-" : ",x-hop-") + std::to_string(i);
+    h.AddHeader("Connection", list + " ,, ");
+    const HopByHopFields hop(h);
+    EXPECT_TRUE(hop.Contains("Keep-Alive")) << names;
+    EXPECT_TRUE(hop.Contains("transfer-encoding")) << names;
+    EXPECT_FALSE(hop.Contains("X-Other")) << names;
+    EXPECT_FALSE(hop.Contains("")) << names;
+    for (int i = 1; i < names; ++i) {
+      EXPECT_TRUE(hop.Contains("X-HOP-" + std::to_string(i))) << names << " " << i;
+    }
+    EXPECT_FALSE(hop.Contains("x-hop-" + std::to_string(names))) << names;
+  }
+  EXPECT_FALSE(HopByHopFields(HttpHead()).Contains("x-hop-1"));
+}
+
 // A trailer section goes on without what frames, routes or is meant for one hop only.
 TEST(Serialize, LastChunkCarriesForwardableTrailers) {
   std::string out;
