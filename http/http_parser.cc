@@ -101,6 +101,7 @@ int HttpParser::HeadComplete() {
   const bool request = parser_.type == HTTP_REQUEST;
   int hosts = 0;
   in_value_ = false;  // a trailer section, if any, starts with a new field
+  head_connection_flags_ = parser_.flags & kConnectionFlags;
   if (!CheckFields(&h)) return Fail(request ? 400 : 502, "invalid header name");
   for (const auto& header : h.headers()) {
     if (header.name.size() == 4 && EqualsIgnoreCase(header.name, "host")) ++hosts;
@@ -161,6 +162,11 @@ int HttpParser::TrailersComplete() {
   if (!CheckFields(&trailers_)) {
     return Fail(parser_.type == HTTP_REQUEST ? 400 : 502, "invalid trailer field name");
   }
+  // llhttp reads a Connection field in the trailers as if it were in the head. The connection's
+  // fate was decided by the head, and said in the answer: a trailer does not change it
+  // (RFC 9110 §6.5.1), or a pipelined request after `Connection: close` in a trailer would be
+  // dropped by llhttp while the session waits for it.
+  parser_.flags = (parser_.flags & ~kConnectionFlags) | head_connection_flags_;
   return 0;
 }
 

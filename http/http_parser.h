@@ -110,6 +110,10 @@ class HttpParser {
   bool head_pending_ = false;  // OnHead said yes; OnHeadAccepted is still to come
   bool head_request_ = false;  // responses: the request was HEAD
   MessageFraming framing_;
+  // llhttp's flags from the head's Connection header, restored after a trailer section.
+  static constexpr uint16_t kConnectionFlags =
+      F_CONNECTION_KEEP_ALIVE | F_CONNECTION_CLOSE | F_CONNECTION_UPGRADE;
+  uint16_t head_connection_flags_ = 0;
   bool upgraded_ = false;
   int error_status_ = 0;
   std::string error_;

@@ -44,6 +44,14 @@ class TrailerBed(TestBed):
         return pod_port
 
 
+    def assert_a_trailer_does_not_decide_the_connection(self):
+        # Found by the breaker: the GET after a `Connection: close` trailer was never answered.
+        wire = (b"POST /x HTTP/1.1\r\nHost: mydb\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"3\r\nabc\r\n0\r\nConnection: close\r\n\r\n" + LAST_GET)
+        reply = raw_exchange(self.port, wire, timeout=10)
+        self.assertEqual(reply.count(b"HTTP/1.1 200 "), 2, reply)
+
+
 class Http1Pods(TrailerBed):
     def setUp(self):
         super().setUp()
@@ -65,6 +73,9 @@ class Http1Pods(TrailerBed):
         self.assertEqual(reply.count(b"5\r\nhello\r\n0\r\nX-Checksum: c1\r\n\r\n"), 2, reply)
         self.assertNotIn(b"elsewhere", reply)
         self.assertNotIn(b"X-Hop", reply)
+
+    def test_a_connection_field_in_trailers_does_not_end_the_connection(self):
+        self.assert_a_trailer_does_not_decide_the_connection()
 
     def test_trailers_cross_between_http2_clients_and_http1_pods(self):
         status, headers, body, trailers = h2_call(
@@ -88,6 +99,9 @@ class Http2Pods(TrailerBed):
         self.assertEqual((first["body"], first["trailers"]), ("hello", [["x-digest", "abc"]]))
         self.assertNotIn("x-digest", [name for name, _ in first["headers"]])
         self.assertEqual(self.pod.requests[1]["trailers"], [])  # not carried to the next request
+
+    def test_a_connection_field_in_trailers_does_not_end_the_connection(self):
+        self.assert_a_trailer_does_not_decide_the_connection()
 
     def test_an_http2_clients_trailers_reach_the_pod_and_come_back(self):
         status, _, body, trailers = h2_call(self.port, "/up", body=b"hello",

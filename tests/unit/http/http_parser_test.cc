@@ -169,6 +169,16 @@ TEST(HttpParser, TrailersAreTheirOwnSection) {
             431);
 }
 
+// Found by the breaker: llhttp took a `Connection: close` trailer as the head's, and dropped the
+// pipelined request after it while the session, told keep-alive by the head, waited for it.
+TEST(HttpParser, ATrailerDoesNotDecideTheConnection) {
+  EXPECT_EQ(
+      Requests("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\nabc\r\n0\r\nConnection: close\r\n\r\n"
+               "GET /y HTTP/1.1\r\nHost: a\r\n\r\n"),
+      "H[POST /x Host=a Transfer-Encoding=chunked]B{abc}T[ Connection=close]CH[GET /y Host=a]C");
+}
+
 TEST(HttpParser, ResponsesWithAndWithoutBodies) {
   EXPECT_EQ(Parse(HttpParser::Kind::kResponse,
                   {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
