@@ -191,6 +191,19 @@ void H2Stream::WriteHttp1Body() {
 }
 
 void H2Stream::OnRequestTrailers(HttpHead& trailers) {
+  if (session_->codec_.head_oversized()) {
+    // A trailer section over the limit was not kept whole, so none of it goes on: the pod's
+    // request is cancelled, unfinished, and the client answered 431 (found by the breaker: the
+    // first fields went on, the rest were lost, and the request succeeded).
+    x_.request_end = true;
+    DetachUpstream(/*cancel=*/true);
+    if (!x_.responded) {
+      AnswerLocally(431, RouteFailure::kHeadersTooLarge, ErrorBody("headers_too_large"));
+    } else {
+      FailResponse(RouteFailure::kHeadersTooLarge);
+    }
+    return;
+  }
   request_trailers_.Clear();
   for (const HttpHeader& h : trailers.headers()) request_trailers_.AddHeader(h.name, h.value);
   OnRequestEnd();

@@ -77,6 +77,17 @@ class Http1Pods(TrailerBed):
     def test_a_connection_field_in_trailers_does_not_end_the_connection(self):
         self.assert_a_trailer_does_not_decide_the_connection()
 
+    def test_an_http2_clients_trailers_over_the_limit_go_nowhere(self):
+        # Found by the breaker: the first 15 of 21 fields (84 KB) reached the pod, the rest were
+        # dropped, and the request succeeded.
+        fields = [(f"x-f{i}", "a" * 4000) for i in range(20)] + [("x-last", "1")]
+        status, _, body, _ = h2_call(self.port, "/up", body=b"hello", trailers=fields)
+        self.assertEqual(status, 431)
+        self.assertEqual(json.loads(body)["error"], "headers_too_large")
+        received = self.pod.all_received()
+        self.assertNotIn(b"x-f0", received)  # no part of the section
+        self.assertNotIn(b"\r\n0\r\n", received)  # and the request never ended at the pod
+
     def test_trailers_cross_between_http2_clients_and_http1_pods(self):
         status, headers, body, trailers = h2_call(
             self.port, "/up", body=b"hello", trailers=[("x-digest", "abc"), ("host", "elsewhere")])
@@ -102,6 +113,13 @@ class Http2Pods(TrailerBed):
 
     def test_a_connection_field_in_trailers_does_not_end_the_connection(self):
         self.assert_a_trailer_does_not_decide_the_connection()
+
+    def test_an_http2_clients_trailers_over_the_limit_cancel_the_pods_stream(self):
+        fields = [(f"x-f{i}", "a" * 4000) for i in range(20)]
+        status, _, _, _ = h2_call(self.port, "/up", body=b"hello", trailers=fields)
+        self.assertEqual(status, 431)
+        self.assertEqual(h2_call(self.port, "/next")[0], 200)
+        self.assertEqual([r["body"] for r in self.pod.requests], [""])  # only /next ended there
 
     def test_an_http2_clients_trailers_reach_the_pod_and_come_back(self):
         status, _, body, trailers = h2_call(self.port, "/up", body=b"hello",
