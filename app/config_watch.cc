@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/file.h"
+#include "base/log.h"
 #include "config/loader.h"
 
 namespace podrouter {
@@ -37,6 +38,9 @@ std::optional<std::string> ReadAll(const std::string& path) {
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
                                 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
+// How often a config directory that went away is looked for.
+constexpr uint64_t kLostDirectoryRetryMs = 1000;
+
 }  // namespace
 
 std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::string& path,
@@ -49,10 +53,10 @@ std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::stri
   w->content_ = ReadAll(path).value_or("");
   w->debounce_ms_ = debounce_ms;
   w->on_change_ = std::move(on_change);
-  const std::string directory = DirectoryOf(path);
+  w->dir_ = DirectoryOf(path);
   w->inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (w->inotify_fd_ < 0 || !w->Watch(directory, &w->dir_wd_)) {
-    *error = "cannot watch " + directory + " for config changes: " + strerror(errno);
+  if (w->inotify_fd_ < 0 || !w->Watch(w->dir_, &w->dir_wd_)) {
+    *error = "cannot watch " + w->dir_ + " for config changes: " + strerror(errno);
     if (w->inotify_fd_ >= 0) ::close(w->inotify_fd_);
     return nullptr;
   }
@@ -78,10 +82,27 @@ void ConfigWatch::OnReadable(uv_poll_t* poll, int status, int) {
   while ((n = ::read(self->inotify_fd_, buf, sizeof(buf))) > 0) {
     for (ssize_t at = 0; at < n;) {
       const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      if (e->mask & (IN_IGNORED | IN_MOVE_SELF)) self->OnWatchGone(e->wd);
       self->OnEvent(e->wd, e->mask & IN_Q_OVERFLOW ? nullptr : e->len ? e->name : "");
       at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
     }
   }
+}
+
+void ConfigWatch::OnWatchGone(int wd) {
+  if (wd < 0 || (wd != dir_wd_ && wd != target_wd_)) return;  // a watch replaced earlier
+  // A directory renamed away keeps its watch (on the inode): dropped, so the path is watched.
+  inotify_rm_watch(inotify_fd_, wd);
+  if (wd == target_wd_) {
+    target_wd_ = -1;
+    target_dir_.clear();  // OnSettled follows the link again
+    return;
+  }
+  dir_wd_ = -1;
+  LOG_WARN(
+      "event=config_watch_lost dir=%s note=\"the config directory went away; edits are "
+      "followed again when it is back, SIGHUP reloads meanwhile\"",
+      dir_.c_str());
 }
 
 void ConfigWatch::OnEvent(int wd, const char* filename) {
@@ -90,9 +111,12 @@ void ConfigWatch::OnEvent(int wd, const char* filename) {
   // overflow: anything may have). The kubelet's entries start with "..".
   if (filename && *filename && name != filename && std::string_view(filename).substr(0, 2) != "..")
     return;
+  SettleAfter(debounce_ms_);
+}
+
+void ConfigWatch::SettleAfter(uint64_t ms) {
   uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); }, debounce_ms_,
-      0);
+      &timer_, [](uv_timer_t* t) { static_cast<ConfigWatch*>(t->data)->OnSettled(); }, ms, 0);
 }
 
 void ConfigWatch::FollowTarget() {
@@ -113,6 +137,13 @@ void ConfigWatch::Seen() {
 }
 
 void ConfigWatch::OnSettled() {
+  if (dir_wd_ < 0) {
+    if (!Watch(dir_, &dir_wd_)) {
+      SettleAfter(kLostDirectoryRetryMs);
+      return;
+    }
+    LOG_INFO("event=config_watch_resumed dir=%s", dir_.c_str());
+  }
   FollowTarget();  // the link may point elsewhere now
   std::optional<std::string> now = ReadAll(path_);
   // A file caught mid-swap (a dangling link) is not a change: the swap's next event settles it.

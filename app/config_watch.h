@@ -9,7 +9,9 @@
 // many events one update made (the kubelet's swap makes five or so). Events for other files in the
 // directory (a log file, say) are ignored: only the file's own name and the kubelet's `..`-prefixed
 // entries count. A config file that links into another directory has that one watched as well.
-// Not followed: a directory on the path that is itself a link being re-aimed (SIGHUP reloads).
+// A watched directory that is deleted or renamed away is logged and looked for once a second
+// until it is back (then the file is compared as after any event). Not followed: a directory on
+// the path that is itself a link being re-aimed (SIGHUP reloads).
 #pragma once
 
 #include <uv.h>
@@ -46,15 +48,20 @@ class ConfigWatch {
   // One event on watch descriptor `wd` about the entry `filename` (nullptr: unknown, as after
   // an overflow): restarts the timer when it may concern the config file.
   void OnEvent(int wd, const char* filename);
+  // The kernel dropped watch `wd` (its directory deleted) or its directory moved away.
+  void OnWatchGone(int wd);
   // Watches `directory` (replacing the watch `*wd`, -1 for none); false when it cannot.
   bool Watch(const std::string& directory, int* wd);
   // When the config file is a link into another directory (not the kubelet's `..data` in the same
   // one), that directory is watched too, so an edit of the file itself is seen; re-aimed when the
   // link is.
   void FollowTarget();
+  // (Re)starts the timer: OnSettled after `ms` milliseconds.
+  void SettleAfter(uint64_t ms);
   void OnSettled();
 
   std::string path_;
+  std::string dir_;          // the file's directory
   std::string name_;         // the file's name within its directory
   std::string target_dir_;   // the directory the link leads to, when watched; else ""
   std::string target_name_;  // the file's name there
@@ -62,7 +69,7 @@ class ConfigWatch {
   uint64_t debounce_ms_ = 0;
   std::function<void()> on_change_;
   int inotify_fd_ = -1;  // owned; closed in the poll's close callback
-  int dir_wd_ = -1;      // the file's directory
+  int dir_wd_ = -1;      // dir_, or -1 while it is gone
   int target_wd_ = -1;   // target_dir_, or -1
   uv_poll_t poll_;       // inotify_fd_ readable
   uv_timer_t timer_;

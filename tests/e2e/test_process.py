@@ -152,6 +152,34 @@ class Lifecycle(TestBed):
         self.assertEqual(metric(r.metrics(), "podrouter_config_reloads_total", result="ok"), 1)
         self.assertEqual(r.logs().count("trigger=config_changed"), 1)
 
+    def test_a_config_directory_that_goes_away_is_watched_again_when_it_is_back(self):
+        # Found by the breaker: after `rm -rf` and `mkdir` of the config's directory (or its
+        # rename), no edit reloaded again, and nothing said so.
+        volume = os.path.join(self.tmp, "conf")
+        os.mkdir(volume)
+        r = self.router(self.config(0), start=False)
+        config = lambda ordinal: json.dumps(dict(self.config(ordinal),
+                                                 admin={"bind": f"127.0.0.1:{r.admin_port}"}))
+        r.path = os.path.join(volume, "podrouter.yaml")
+        with open(r.path, "w") as f:
+            f.write(config(0))
+        r.start()
+        reloads = lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok")
+        for n, (gone, ordinal) in enumerate([(shutil.rmtree, 1), (
+                lambda d: os.rename(d, d + ".old"), 2)], start=1):
+            gone(volume)
+            wait_for(lambda: r.logs().count("event=config_watch_lost") == n,
+                     what="the lost directory logged")
+            os.mkdir(volume)
+            with open(r.path, "w") as f:
+                f.write(config(ordinal))
+            wait_for(lambda: reloads() == n, what="the config in the new directory loaded")
+            self.assertTrue(banner(self.lport).startswith(f"pod=mydb-{ordinal} "))
+        with open(r.path, "w") as f:  # and edits are followed again
+            f.write(config(0))
+        wait_for(lambda: reloads() == 3, what="an edit after the directory came back")
+        self.assertEqual(r.logs().count("event=config_watch_resumed"), 2)
+
     def test_writes_next_to_the_config_do_not_wake_podrouter(self):
         # The directory is watched for what completes a change (a close after writing, a rename),
         # not for every write(2): with libuv's watch, a log written line by line next to the
