@@ -138,10 +138,9 @@ void H2Stream::Dispatch() {
 
 void H2Stream::DispatchHttp1() {
   WorkerContext* worker = session_->worker_;
-  bool reused = false;
   x_.up1 = worker->pool->Acquire(
       *x_.endpoint, this, static_cast<uint64_t>(x_.listener->config.timeouts.connect.count()),
-      /*fresh=*/x_.retried, &reused);
+      /*fresh=*/x_.retried, &x_.up1_reused);
   x_.up1->BeginRequest(x_.head_method);
   if (request_.Find("content-length"sv)) {
     x_.up1_framing = BodyFraming::kLength;
@@ -414,12 +413,12 @@ void H2Stream::OnUpstreamError(int status) {
   UpstreamConn* c = x_.up1;
   if (!c) return;
   const bool connected = c->connected();
-  const bool sent = c->sent_request_bytes();
+  const bool may_retry = c->MayRetry(x_.up1_reused, x_.idempotent);
   x_.up1 = nullptr;
   session_->worker_->pool->Discard(c, true);
   if (x_.body_unconsumed) session_->codec_.Consume(x_.id, x_.body_unconsumed);
   x_.body_unconsumed = 0;
-  if (!x_.responded && !x_.retried && x_.replayable && (x_.idempotent || !sent || !connected)) {
+  if (may_retry && !x_.responded && !x_.retried && x_.replayable) {
     Retry();
     return;
   }

@@ -107,6 +107,7 @@ class H2Stream : public H2UpstreamConn::Owner, public UpstreamConn::Owner {
     bool request_end = false;
     bool replayable = true;
     bool retried = false;
+    bool up1_reused = false;  // up1 came from the pool
     // Towards the pod: one of these while the exchange is open.
     H2UpstreamConn* up2 = nullptr;
     int32_t up_stream = 0;

@@ -151,8 +151,8 @@ void HttpSession::OnUpstreamError(int status) {
 void HttpSession::HandleUpstreamError(int status) {
   UpstreamConn* c = x_->req.up;
   if (!c) return;
-  const bool connected = c->connected(), got_bytes = c->got_response_bytes();
-  const bool sent = c->sent_request_bytes();
+  const bool connected = c->connected();
+  const bool may_retry = c->MayRetry(x_->req.reused, x_->req.idempotent);
   x_->req.up = nullptr;
   worker_->pool->Discard(c, true);
   request_deadline_ = 0;
@@ -171,8 +171,7 @@ void HttpSession::HandleUpstreamError(int status) {
   }
   // A pooled connection the pod had closed before it could answer: the request goes once more,
   // on a fresh connection, if it may be sent twice (RFC 9110 §9.2.2) or provably was not sent.
-  if (connected && !got_bytes && x_->req.reused && x_->req.retriable && !x_->req.retried &&
-      (x_->req.idempotent || !sent)) {
+  if (may_retry && x_->req.retriable && !x_->req.retried) {
     LOG_DEBUG("c=%lu event=retry pod=%s error=%s", id(), pod.c_str(), uv_strerror(status));
     if (x_->req.endpoint->metrics) x_->req.endpoint->metrics->retries->Increment();
     x_->req.retried = true;

@@ -93,6 +93,13 @@ class UpstreamConn : public HttpParser::Delegate, public StreamWriter::Observer 
   bool got_response_bytes() const { return got_bytes_; }
   // Whether any byte of the current request reached the kernel (see StreamWriter::handed_over).
   bool sent_request_bytes() const { return writer_.handed_over() > request_start_; }
+  // After a failure, whether the request may go once more on a fresh connection — the one rule
+  // for every owner: this connection came from the pool (`reused`: the pod may have closed it
+  // while idle), it was connected, the pod sent no byte of any response (an interim 1xx
+  // included), and the request may be sent twice (RFC 9110 §9.2.2) or none of it was sent.
+  bool MayRetry(bool reused, bool idempotent) const {
+    return reused && connected_ && !got_bytes_ && (idempotent || !sent_request_bytes());
+  }
   // The framing of the pod's current response (RFC 9112 §6.3), once its head is in.
   const MessageFraming& response_framing() const { return parser_.framing(); }
   // The trailer section of the response that just completed (HttpParser::trailers): valid in

@@ -5,7 +5,7 @@ binary, dnsmasq and pods whose every byte is scripted by the test.
   ResponseFraming chunked + tab, codings podrouter cannot frame (502), 304 with Content-Length
   Retries         only idempotent requests are sent twice; retries are counted
   LocalAnswers    every local answer observes a real duration; early answers say Connection: close
-  InterimAnswers  a 1xx does not stop the request timeout
+  InterimAnswers  a 1xx does not stop the request timeout; a request the pod began answering is not sent again
   Ordinals        only <statefulset>-<decimal> targets get ordinals
   Drain           podrouter keeps serving the application that was signalled with it
 """
@@ -17,6 +17,7 @@ import sys
 import time
 import unittest
 
+from h2_peer import h2_call
 from scripted_pod import ScriptedPod, ok
 from testbed import (TestBed, banner, closed_at_once, connect, free_port, metric, raw_exchange,
                      wait_for)
@@ -245,6 +246,28 @@ class InterimAnswers(ScriptedBed):
                              until=b"upstream_timeout", timeout=30)
         self.assertTrue(reply.startswith(b"HTTP/1.1 103 Early Hints\r\n"), reply)
         self.assertIn(b"\r\n\r\nHTTP/1.1 504 ", reply)
+
+
+def interim_then_close(pod, conn, index):
+    """Answers a request with 103 Early Hints, then closes the connection."""
+    if pod.read_request(conn, index):
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </app.js>; rel=preload\r\n\r\n")
+
+
+class InterimThenClose(ScriptedBed):
+    handler = staticmethod(interim_then_close)
+
+    def test_a_request_the_pod_began_answering_is_not_sent_again(self):
+        # Found by the breaker: an HTTP/2 client's GET went to the pod twice after a 103 and a
+        # close (the client saw two 103s). A pod that sent any byte of an answer got the request;
+        # the retry rule is now one (UpstreamConn::MayRetry) for HTTP/1.1 and HTTP/2 clients.
+        status, _, body, _ = h2_call(self.port, "/once")
+        self.assertEqual((status, json.loads(body)["error"]), (502, "upstream_reset"))
+        reply = raw_exchange(self.port, b"GET /once HTTP/1.1\r\nHost: mydb\r\n\r\n",
+                             until=b"upstream_reset")
+        self.assertIn(b"HTTP/1.1 502 ", reply)
+        self.assertEqual(len(self.scripted.received), 2)  # one pod connection per request
+        self.assertEqual(self.scripted.all_received().count(b"GET /once "), 2)
 
 
 class LocalAnswers(TestBed):
