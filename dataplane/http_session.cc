@@ -496,6 +496,17 @@ void HttpSession::OnDownstreamEof() {
       Close("client_closed_mid_request", true);
       break;
     case State::kWaiting:
+      // A client that closes while its answer is pending or streaming has given up, as NGINX
+      // (499) and Envoy take it: the pod's request is cancelled — its connection closed, or its
+      // HTTP/2 stream reset — instead of running until a timeout. (A client that half-closes
+      // and still reads cannot be told apart; HTTP/1.1 clients do not do that in practice.) A
+      // reset, since the answer is cut (found by the breaker: the pod's work and both
+      // connections were held until the request or idle timeout).
+      if (x_ && (x_->req.up || x_->req.up2)) {
+        LOG_DEBUG("c=%lu event=client_closed pod=%s", id(), x_->req.endpoint->pod.c_str());
+        Close("client_closed_waiting", true);
+      }
+      break;
     case State::kClosing:
       break;  // the response still goes out; then the connection closes
   }

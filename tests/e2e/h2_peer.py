@@ -56,11 +56,14 @@ class H2Pod:
     """An HTTP/2 pod `name` on ip:port in this process (on ScriptedPod's listener). Every
     request is kept in `requests` as a dict (headers, body, trailers; header lists as
     [name, value] pairs) and answered 200 with that dict as JSON and the trailer
-    `x-pod: <name>`."""
+    `x-pod: <name>` — except requests for /hold, kept in `held` and never answered. Streams the
+    peer reset are listed in `resets`."""
 
     def __init__(self, name, ip, port):
         self.name = name
         self.requests = []
+        self.held = []
+        self.resets = []
         self.lock = threading.Lock()
         self.listener = ScriptedPod(ip, port, lambda _pod, sock, _index: self.serve(sock))
 
@@ -84,8 +87,16 @@ class H2Pod:
             conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.TrailersReceived):
             streams[ev.stream_id]["trailers"] = [list(h) for h in ev.headers]
+        elif isinstance(ev, h2.events.StreamReset):
+            streams.pop(ev.stream_id, None)
+            with self.lock:
+                self.resets.append(ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             request = streams.pop(ev.stream_id)
+            if [":path", "/hold"] in request["headers"]:
+                with self.lock:
+                    self.held.append(request)
+                return
             with self.lock:
                 self.requests.append(request)
             conn.send_headers(ev.stream_id, [(":status", "200"),

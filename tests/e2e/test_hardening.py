@@ -17,7 +17,7 @@ import sys
 import time
 import unittest
 
-from h2_peer import h2_call
+from h2_peer import H2Pod, h2_call
 from scripted_pod import ScriptedPod, ok
 from testbed import (TestBed, banner, closed_at_once, connect, free_port, metric, raw_exchange,
                      wait_for)
@@ -33,6 +33,11 @@ class ScriptedBed(TestBed):
     listener routing to ordinal 0."""
 
     handler = staticmethod(serve_ok_forever)
+    request_timeout = "2s"
+    upstream_protocol = "http1"
+
+    def start_pod(self, ip, port):
+        return ScriptedPod(ip, port, type(self).handler)
 
     def setUp(self):
         super().setUp()
@@ -40,14 +45,16 @@ class ScriptedBed(TestBed):
         self.name = self.dns.add_headless_service("mydb", "http", self.pod_port,
                                                   {"mydb-0": "127.0.1.1"})
         self.dns.start()
-        self.scripted = ScriptedPod("127.0.1.1", self.pod_port, type(self).handler)
+        self.scripted = self.start_pod("127.0.1.1", self.pod_port)
         self.addCleanup(self.scripted.close)
         self.port = free_port()
         self.r = self.router(self.base_config(
             {"mydb": {"name": self.name, "discovery": "srv", "port_name": "http",
                       "replicas": 1}},
             [{"name": "web", "bind": f"127.0.0.1:{self.port}", "protocol": "http",
-              "service": "mydb", "route": {"ordinal": 0}, "timeouts": {"request": "2s"}}]))
+              "service": "mydb", "route": {"ordinal": 0},
+              "upstream_protocol": self.upstream_protocol,
+              "timeouts": {"request": self.request_timeout}}]))
 
     def client(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -268,6 +275,58 @@ class InterimThenClose(ScriptedBed):
         self.assertIn(b"HTTP/1.1 502 ", reply)
         self.assertEqual(len(self.scripted.received), 2)  # one pod connection per request
         self.assertEqual(self.scripted.all_received().count(b"GET /once "), 2)
+
+
+def hold_until_closed(pod, conn, index):
+    """Reads a request and never answers; `pod.ended` gets the connection's index when podrouter
+    closes or resets it."""
+    try:
+        if pod.read_request(conn, index):
+            while pod.recv(conn, index):
+                pass
+    finally:
+        pod.ended.add(index)
+
+
+class ClientGoesAwayBed(ScriptedBed):
+    """A client that closes while its answer is pending cancels the pod's request (found by the
+    breaker: the pod's connection, and the client's, were held until the request timeout, or
+    the idle timeout once the response had begun)."""
+    handler = staticmethod(hold_until_closed)
+    request_timeout = "60s"
+
+    def client_request_then_close(self, path):
+        with connect(self.port) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: mydb\r\n\r\n".encode())
+            wait_for(lambda: self.pod_has_the_request(path), what="the request at the pod")
+
+
+class ClientGoesAway(ClientGoesAwayBed):
+    def start_pod(self, ip, port):
+        pod = super().start_pod(ip, port)
+        pod.ended = set()
+        return pod
+
+    def pod_has_the_request(self, path):
+        return f"GET {path} ".encode() in self.scripted.all_received()
+
+    def test_the_pods_connection_closes_with_the_clients(self):
+        self.client_request_then_close("/slow")
+        wait_for(lambda: 0 in self.scripted.ended, what="the pod's connection closed")
+
+
+class ClientGoesAwayFromHttp2Pods(ClientGoesAwayBed):
+    upstream_protocol = "http2"
+
+    def start_pod(self, ip, port):
+        return H2Pod("mydb-0", ip, port)
+
+    def pod_has_the_request(self, path):
+        return any([":path", path] in r["headers"] for r in self.scripted.held)
+
+    def test_the_pods_stream_is_reset(self):
+        self.client_request_then_close("/hold")
+        wait_for(lambda: self.scripted.resets, what="the pod's stream reset")
 
 
 class LocalAnswers(TestBed):
