@@ -386,7 +386,10 @@ void H2Stream::OnUpstreamBody(const char* data, size_t len) {
 void H2Stream::OnUpstreamComplete(bool clean) {
   UpstreamConn* c = x_.up1;
   x_.up1 = nullptr;
-  if (!c->response_trailers().headers().empty()) {  // a chunked response's trailer section
+  // A chunked response's trailer section goes on as HTTP/2 trailers, unless it is more than one
+  // header block carries: then the response fails as a bad one, and no part of it goes on.
+  const bool oversized = H2HeaderListSize(c->response_trailers()) > H2Codec::kMaxHeaderList;
+  if (!oversized && !c->response_trailers().headers().empty()) {
     trailers_.Clear();
     for (const HttpHeader& h : c->response_trailers().headers())
       trailers_.AddHeader(h.name, h.value);
@@ -399,6 +402,12 @@ void H2Stream::OnUpstreamComplete(bool clean) {
   }
   if (x_.body_unconsumed) session_->codec_.Consume(x_.id, x_.body_unconsumed);
   x_.body_unconsumed = 0;
+  if (oversized) {
+    LOG_WARN("c=%lu stream=%d event=upstream_bad_response pod=%s note=\"trailers over %zu bytes\"",
+             session_->id(), x_.id, x_.endpoint->pod.c_str(), H2Codec::kMaxHeaderList);
+    FailResponse(RouteFailure::kUpstreamBadResponse);
+    return;
+  }
   x_.response_end = true;
   ResumeClient();
 }

@@ -24,6 +24,7 @@ H2Codec::H2Codec(Role role, Delegate* delegate, size_t max_header_list)
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClosed);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, &OnFrameNotSent);
   if (role == Role::kServer)
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSent);
   nghttp2_option* option;
@@ -146,6 +147,16 @@ int H2Codec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_
   // A Host header and :authority (RFC 9113 §8.3.1): the first found (:authority) wins.
   if (n == "host"sv && head.Find("host"sv)) return 0;
   head.AddHeader(n, v);
+  return 0;
+}
+
+int H2Codec::OnFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int, void*) {
+  // A head or trailer block nghttp2 would not encode (over its 64 KiB send limit), or one for a
+  // stream that closed meanwhile: the stream must not wait for a block that never comes.
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_INTERNAL_ERROR);
+  }
   return 0;
 }
 

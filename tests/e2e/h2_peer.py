@@ -101,7 +101,10 @@ class H2Pod:
                 self.requests.append(request)
             conn.send_headers(ev.stream_id, [(":status", "200"),
                                              ("content-type", "application/json")])
-            conn.send_data(ev.stream_id, json.dumps(request).encode())
+            body = json.dumps(request).encode()
+            step = conn.max_outbound_frame_size
+            for at in range(0, len(body), step):  # small answers: the windows are not exceeded
+                conn.send_data(ev.stream_id, body[at:at + step])
             conn.send_headers(ev.stream_id, [("x-pod", self.name)], end_stream=True)
 
     def close(self):

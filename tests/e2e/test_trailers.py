@@ -23,9 +23,14 @@ LAST_GET = b"GET /next HTTP/1.1\r\nHost: mydb\r\nConnection: close\r\n\r\n"  # r
 
 
 def answer_chunked_with_trailers(pod, conn, index):
-    for _head, _body in pod.requests(conn, index):
+    """Answers `hello` chunked with TRAILERS (X-Checksum for X-Digest); /big-trailer gets one
+    70 KB trailer field instead, more than an HTTP/2 header block carries."""
+    for head, _body in pod.requests(conn, index):
+        trailers = TRAILERS.replace(b"X-Digest: abc", b"X-Checksum: c1")
+        if b" /big-trailer " in head:
+            trailers = b"X-Big: " + b"a" * 70000 + b"\r\n"
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" +
-                     TRAILERS.replace(b"X-Digest: abc", b"X-Checksum: c1") + b"\r\n")
+                     trailers + b"\r\n")
 
 
 class TrailerBed(TestBed):
@@ -87,6 +92,13 @@ class Http1Pods(TrailerBed):
         received = self.pod.all_received()
         self.assertNotIn(b"x-f0", received)  # no part of the section
         self.assertNotIn(b"\r\n0\r\n", received)  # and the request never ended at the pod
+
+    def test_a_pods_trailers_too_large_for_http2_fail_the_stream(self):
+        # Found by the breaker: the client got the body, then nothing — no trailers, no end, no
+        # reset — because nghttp2 would not encode the block and the stream waited for it.
+        with self.assertRaisesRegex(AssertionError, "stream reset"):
+            h2_call(self.port, "/big-trailer")
+        self.assertEqual(h2_call(self.port, "/next")[0], 200)
 
     def test_trailers_cross_between_http2_clients_and_http1_pods(self):
         status, headers, body, trailers = h2_call(

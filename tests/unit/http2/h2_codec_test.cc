@@ -135,6 +135,23 @@ TEST_F(CodecPair, RequestAndResponseWithBodiesAndTrailers) {
   EXPECT_EQ(server_peer.streams[id].closed, 0);
 }
 
+// A header block nghttp2 will not encode (over its 64 KiB send limit) must not leave the stream
+// waiting for it (found by the breaker: an HTTP/1.1 pod's 70 KB trailer hung an HTTP/2 client).
+TEST_F(CodecPair, AHeaderBlockTooLargeToSendResetsTheStream) {
+  int32_t id = client.SubmitRequest(Request("GET", "/"), false, nullptr);
+  ASSERT_GT(id, 0);
+  Pump();
+  HttpHead response;
+  response.status = 200;
+  server_peer.streams[id].outgoing = "abc";
+  server_peer.streams[id].trailers.AddHeader("x-big", std::string(70000, 'a'));
+  ASSERT_EQ(server.SubmitResponse(id, response, true), 0);
+  Pump();
+  EXPECT_EQ(client_peer.streams[id].data, "abc");
+  EXPECT_EQ(client_peer.streams[id].closed, NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(server_peer.streams[id].closed, NGHTTP2_INTERNAL_ERROR);
+}
+
 TEST_F(CodecPair, ThePeerGetsNoMoreThanAWindowUntilItIsConsumed) {
   server_peer.auto_consume = false;
   int32_t id = client.SubmitRequest(Request("POST", "/upload"), true, nullptr);
