@@ -150,10 +150,13 @@ int H2Codec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_
   return 0;
 }
 
-int H2Codec::OnFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int, void*) {
-  // A head or trailer block nghttp2 would not encode (over its 64 KiB send limit), or one for a
-  // stream that closed meanwhile: the stream must not wait for a block that never comes.
-  if (frame->hd.type == NGHTTP2_HEADERS) {
+int H2Codec::OnFrameNotSent(nghttp2_session* session, const nghttp2_frame* frame, int lib_error,
+                            void*) {
+  // A head or trailer block nghttp2 would not encode (over its 64 KiB send limit): the stream
+  // must not wait for a block that never comes. Only that error: a request cancelled before its
+  // HEADERS left is "not sent" too, but the peer never saw that stream, and RST_STREAM on it would
+  // be a connection error (RFC 9113 §6.4) ending every stream of the connection.
+  if (frame->hd.type == NGHTTP2_HEADERS && lib_error == NGHTTP2_ERR_FRAME_SIZE_ERROR) {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                               NGHTTP2_INTERNAL_ERROR);
   }

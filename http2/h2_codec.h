@@ -126,7 +126,7 @@ class H2Codec {
   static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream, const uint8_t* data,
                          size_t len, void* user);
   static int OnStreamClosed(nghttp2_session*, int32_t stream, uint32_t error_code, void* user);
-  // A frame nghttp2 could not send: a HEADERS frame's stream is reset.
+  // A frame nghttp2 could not send: a HEADERS frame too large to encode resets its stream.
   static int OnFrameNotSent(nghttp2_session*, const nghttp2_frame* frame, int lib_error,
                             void* user);
   static ssize_t OnReadBody(nghttp2_session*, int32_t stream, uint8_t* buf, size_t len,

@@ -152,6 +152,20 @@ TEST_F(CodecPair, AHeaderBlockTooLargeToSendResetsTheStream) {
   EXPECT_EQ(server_peer.streams[id].closed, NGHTTP2_INTERNAL_ERROR);
 }
 
+// A stream cancelled before its HEADERS left (a client giving up while the pod's connection is
+// still being made) must leave nothing on the wire: RST_STREAM for a stream the peer never saw
+// is a connection error (RFC 9113 §6.4) that would end every other stream on the connection.
+TEST_F(CodecPair, AStreamCancelledBeforeItsHeadersLeftIsNeverAnnounced) {
+  int32_t cancelled = client.SubmitRequest(Request("POST", "/b"), true, nullptr);
+  client.Reset(cancelled, NGHTTP2_CANCEL);
+  Pump();
+  EXPECT_EQ(server_peer.streams.count(cancelled), 0u);
+  int32_t next = client.SubmitRequest(Request("GET", "/c"), false, nullptr);
+  Pump();
+  EXPECT_EQ(client_peer.goaway_last, -1);  // the server saw no protocol error
+  EXPECT_EQ(server_peer.streams[next].heads.size(), 1u);
+}
+
 TEST_F(CodecPair, ThePeerGetsNoMoreThanAWindowUntilItIsConsumed) {
   server_peer.auto_consume = false;
   int32_t id = client.SubmitRequest(Request("POST", "/upload"), true, nullptr);
