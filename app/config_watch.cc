@@ -38,6 +38,9 @@ std::optional<std::string> ReadAll(const std::string& path) {
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
                                 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
+// In the directory's parent, only what can replace the directory's own entry.
+constexpr uint32_t kParentMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR;
+
 // How often a config directory that went away is looked for.
 constexpr uint64_t kLostDirectoryRetryMs = 1000;
 
@@ -55,7 +58,7 @@ std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::stri
   w->on_change_ = std::move(on_change);
   w->dir_ = DirectoryOf(path);
   w->inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (w->inotify_fd_ < 0 || !w->Watch(w->dir_, &w->dir_wd_)) {
+  if (w->inotify_fd_ < 0 || !w->WatchDirectory()) {
     *error = "cannot watch " + w->dir_ + " for config changes: " + strerror(errno);
     if (w->inotify_fd_ >= 0) ::close(w->inotify_fd_);
     return nullptr;
@@ -64,14 +67,25 @@ std::unique_ptr<ConfigWatch> ConfigWatch::Start(uv_loop_t* loop, const std::stri
   uv_timer_init(loop, &w->timer_);
   w->poll_.data = w->timer_.data = w.get();
   uv_poll_start(&w->poll_, UV_READABLE, &OnReadable);
+  // The directory's entry in its parent ("/" has none; failing to watch it costs only that).
+  if (const size_t slash = w->dir_.rfind('/'); w->dir_ != "/" && w->dir_ != ".") {
+    w->dir_name_ = w->dir_.substr(slash == std::string::npos ? 0 : slash + 1);
+    w->Watch(DirectoryOf(w->dir_), &w->parent_wd_, kParentMask);
+  }
   w->FollowTarget();
   return w;
 }
 
-bool ConfigWatch::Watch(const std::string& directory, int* wd) {
+bool ConfigWatch::Watch(const std::string& directory, int* wd, uint32_t mask) {
   if (*wd >= 0) inotify_rm_watch(inotify_fd_, *wd);
-  *wd = directory.empty() ? -1 : inotify_add_watch(inotify_fd_, directory.c_str(), kWatchMask);
+  *wd = directory.empty() ? -1 : inotify_add_watch(inotify_fd_, directory.c_str(), mask);
   return *wd >= 0;
+}
+
+bool ConfigWatch::WatchDirectory() {
+  char real[PATH_MAX];
+  dir_real_ = ::realpath(dir_.c_str(), real) ? real : "";
+  return Watch(dir_, &dir_wd_, kWatchMask);
 }
 
 void ConfigWatch::OnReadable(uv_poll_t* poll, int status, int) {
@@ -106,6 +120,10 @@ void ConfigWatch::OnWatchGone(int wd) {
 }
 
 void ConfigWatch::OnEvent(int wd, const char* filename) {
+  if (wd == parent_wd_) {  // only the directory's own entry counts there
+    if (!filename || dir_name_ == filename) SettleAfter(debounce_ms_);
+    return;
+  }
   const std::string& name = wd == target_wd_ ? target_name_ : name_;
   // Inotify names the entry that changed ("" for the directory itself, nothing after an
   // overflow: anything may have). The kubelet's entries start with "..".
@@ -129,7 +147,7 @@ void ConfigWatch::FollowTarget() {
   if (!target_dir.empty())
     target_name_ = std::string(real).substr(std::string(real).rfind('/') + 1);
   if (target_dir == target_dir_) return;
-  target_dir_ = Watch(target_dir, &target_wd_) ? target_dir : "";
+  target_dir_ = Watch(target_dir, &target_wd_, kWatchMask) ? target_dir : "";
 }
 
 void ConfigWatch::Seen() {
@@ -137,12 +155,20 @@ void ConfigWatch::Seen() {
 }
 
 void ConfigWatch::OnSettled() {
+  char real[PATH_MAX];
   if (dir_wd_ < 0) {
-    if (!Watch(dir_, &dir_wd_)) {
+    if (!WatchDirectory()) {
       SettleAfter(kLostDirectoryRetryMs);
       return;
     }
     LOG_INFO("event=config_watch_resumed dir=%s", dir_.c_str());
+  } else if (::realpath(dir_.c_str(), real) && dir_real_ != real) {
+    // The path leads elsewhere now (a directory replaced, a link re-aimed): the watch follows.
+    if (!WatchDirectory()) {
+      SettleAfter(kLostDirectoryRetryMs);
+      return;
+    }
+    LOG_INFO("event=config_watch_moved dir=%s to=%s", dir_.c_str(), dir_real_.c_str());
   }
   FollowTarget();  // the link may point elsewhere now
   std::optional<std::string> now = ReadAll(path_);

@@ -10,8 +10,10 @@
 // directory (a log file, say) are ignored: only the file's own name and the kubelet's `..`-prefixed
 // entries count. A config file that links into another directory has that one watched as well.
 // A watched directory that is deleted or renamed away is logged and looked for once a second
-// until it is back (then the file is compared as after any event). Not followed: a directory on
-// the path that is itself a link being re-aimed (SIGHUP reloads).
+// until it is back (then the file is compared as after any event). The directory's own entry in
+// its parent is watched too (creations, deletions and renames only), so a directory replaced by
+// another, or a link to one re-aimed, is followed: the watch moves to what the path now leads
+// to. Not followed: directories further up the path.
 #pragma once
 
 #include <uv.h>
@@ -51,7 +53,9 @@ class ConfigWatch {
   // The kernel dropped watch `wd` (its directory deleted) or its directory moved away.
   void OnWatchGone(int wd);
   // Watches `directory` (replacing the watch `*wd`, -1 for none); false when it cannot.
-  bool Watch(const std::string& directory, int* wd);
+  bool Watch(const std::string& directory, int* wd, uint32_t mask);
+  // Watches dir_ (again), remembering where it leads; false when it cannot.
+  bool WatchDirectory();
   // When the config file is a link into another directory (not the kubelet's `..data` in the same
   // one), that directory is watched too, so an edit of the file itself is seen; re-aimed when the
   // link is.
@@ -62,6 +66,8 @@ class ConfigWatch {
 
   std::string path_;
   std::string dir_;          // the file's directory
+  std::string dir_real_;     // where dir_ led when watched
+  std::string dir_name_;     // dir_'s entry in its parent
   std::string name_;         // the file's name within its directory
   std::string target_dir_;   // the directory the link leads to, when watched; else ""
   std::string target_name_;  // the file's name there
@@ -71,6 +77,7 @@ class ConfigWatch {
   int inotify_fd_ = -1;  // owned; closed in the poll's close callback
   int dir_wd_ = -1;      // dir_, or -1 while it is gone
   int target_wd_ = -1;   // target_dir_, or -1
+  int parent_wd_ = -1;   // dir_'s parent, or -1
   uv_poll_t poll_;       // inotify_fd_ readable
   uv_timer_t timer_;
   CloseCountdown handles_{2};

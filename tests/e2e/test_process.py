@@ -180,6 +180,36 @@ class Lifecycle(TestBed):
         wait_for(lambda: reloads() == 3, what="an edit after the directory came back")
         self.assertEqual(r.logs().count("event=config_watch_resumed"), 2)
 
+    def test_a_config_directory_relinked_or_replaced_is_followed(self):
+        # Found by the second breaker: with the config directory a link, re-aiming it (or
+        # replacing it by a real directory) left the watch on the old target for good.
+        first, second = os.path.join(self.tmp, "first"), os.path.join(self.tmp, "second")
+        link = os.path.join(self.tmp, "conf")
+        r = self.router(self.config(0), start=False)
+        config = lambda ordinal: json.dumps(dict(self.config(ordinal),
+                                                 admin={"bind": f"127.0.0.1:{r.admin_port}"}))
+        for directory, ordinal in ((first, 0), (second, 1)):
+            os.mkdir(directory)
+            with open(os.path.join(directory, "podrouter.yaml"), "w") as f:
+                f.write(config(ordinal))
+        os.symlink(first, link)
+        r.path = os.path.join(link, "podrouter.yaml")
+        r.start()
+        reloads = lambda: metric(r.metrics(), "podrouter_config_reloads_total", result="ok")
+        os.symlink(second, link + ".new")
+        os.replace(link + ".new", link)  # re-aimed in one rename
+        wait_for(lambda: reloads() == 1, what="the re-aimed link followed")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-1 "))
+        os.remove(link)
+        os.mkdir(link)  # a real directory where the link was
+        with open(r.path, "w") as f:
+            f.write(config(2))
+        wait_for(lambda: reloads() == 2, what="the real directory followed")
+        with open(r.path, "w") as f:
+            f.write(config(0))
+        wait_for(lambda: reloads() == 3, what="an edit in it")
+        self.assertTrue(banner(self.lport).startswith("pod=mydb-0 "))
+
     def test_writes_next_to_the_config_do_not_wake_podrouter(self):
         # The directory is watched for what completes a change (a close after writing, a rename),
         # not for every write(2): with libuv's watch, a log written line by line next to the
