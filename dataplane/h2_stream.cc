@@ -337,10 +337,7 @@ void H2Stream::OnUpstreamClose(uint32_t error_code, bool retriable) {
     Retry();
     return;
   }
-  const RouteFailure reason = retriable ? RouteFailure::kConnectFailed
-                              : error_code == NGHTTP2_PROTOCOL_ERROR
-                                  ? RouteFailure::kUpstreamBadResponse
-                                  : RouteFailure::kUpstreamReset;
+  const RouteFailure reason = StreamFailure(error_code, retriable);
   if (!x_.responded) {
     AnswerLocally(502, reason, ErrorBody(ErrorWord(reason), "pod", x_.endpoint->pod));
   } else {

@@ -258,6 +258,14 @@ ssize_t H2UpstreamConn::ReadBody(int32_t stream, uint8_t* buf, size_t len, H2Cod
   return s->owner->ReadUpstreamBody(buf, len, end);
 }
 
+metrics::RouteFailure StreamFailure(uint32_t error_code, bool retriable) {
+  if (error_code == NGHTTP2_PROTOCOL_ERROR) return metrics::RouteFailure::kUpstreamBadResponse;
+  if (retriable && error_code != NGHTTP2_REFUSED_STREAM) {
+    return metrics::RouteFailure::kConnectFailed;
+  }
+  return metrics::RouteFailure::kUpstreamReset;
+}
+
 void H2UpstreamConn::Fail(int status) {
   if (closing_) return;
   goaway_ = true;

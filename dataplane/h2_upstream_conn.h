@@ -30,6 +30,12 @@ namespace podrouter {
 
 class H2UpstreamPool;
 
+// Why a stream to a pod ended without a usable answer, as the route failure (and error word) the
+// client is told: a stream the pod refused (REFUSED_STREAM, or above its GOAWAY's last stream) or
+// reset is `upstream_reset`; a protocol error `upstream_bad_response`; a connection that never
+// carried a byte (`retriable` otherwise) failed to connect.
+metrics::RouteFailure StreamFailure(uint32_t error_code, bool retriable);
+
 class H2UpstreamConn : public H2Codec::Delegate,
                        public StreamWriter::Observer,
                        public FlushQueue::Flushable {

@@ -170,9 +170,9 @@ void HttpSession::OnUpstreamClose(uint32_t error_code, bool retriable) {
                     !x_->req.complete);
     }
   } else {
-    const metrics::RouteFailure reason =
-        retriable ? metrics::RouteFailure::kConnectFailed : metrics::RouteFailure::kUpstreamReset;
-    const char* error = retriable ? "upstream_connect_failed" : "upstream_reset";
+    const metrics::RouteFailure reason = StreamFailure(error_code, retriable);
+    const char* error = reason == metrics::RouteFailure::kConnectFailed ? "upstream_connect_failed"
+                                                                        : metrics::ToString(reason);
     LOG_WARN("c=%lu listener=%s event=%s pod=%s http2_error=%u", id(), metrics_->name.c_str(),
              error, pod.c_str(), error_code);
     AnswerLocally(502, reason, ErrorBody(error, "pod", pod), /*close=*/!x_->req.complete);

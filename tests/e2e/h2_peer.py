@@ -8,6 +8,7 @@ import threading
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 
 from scripted_pod import ScriptedPod
@@ -56,13 +57,15 @@ class H2Pod:
     """An HTTP/2 pod `name` on ip:port in this process (on ScriptedPod's listener). Every
     request is kept in `requests` as a dict (headers, body, trailers; header lists as
     [name, value] pairs) and answered 200 with that dict as JSON and the trailer
-    `x-pod: <name>` — except requests for /hold, kept in `held` and never answered. Streams the
-    peer reset are listed in `resets`."""
+    `x-pod: <name>` — except requests for /hold, kept in `held` and never answered, and for
+    /refuse, reset with REFUSED_STREAM at once (counted in `refused`). Streams the peer reset
+    are listed in `resets`."""
 
     def __init__(self, name, ip, port):
         self.name = name
         self.requests = []
         self.held = []
+        self.refused = 0
         self.resets = []
         self.lock = threading.Lock()
         self.listener = ScriptedPod(ip, port, lambda _pod, sock, _index: self.serve(sock))
@@ -71,15 +74,22 @@ class H2Pod:
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
-        streams = {}
+        streams, refused = {}, set()
         sock.sendall(conn.data_to_send())
         while data := sock.recv(65536):
             for ev in conn.receive_data(data):
-                self.on_event(conn, streams, ev)
+                self.on_event(conn, streams, refused, ev)
             sock.sendall(conn.data_to_send())
 
-    def on_event(self, conn, streams, ev):
-        if isinstance(ev, h2.events.RequestReceived):
+    def on_event(self, conn, streams, refused, ev):
+        if getattr(ev, "stream_id", None) in refused:
+            return  # what the peer still sends on a stream refused
+        if isinstance(ev, h2.events.RequestReceived) and (":path", "/refuse") in ev.headers:
+            conn.reset_stream(ev.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+            refused.add(ev.stream_id)
+            with self.lock:
+                self.refused += 1
+        elif isinstance(ev, h2.events.RequestReceived):
             streams[ev.stream_id] = {"headers": [list(h) for h in ev.headers], "body": "",
                                      "trailers": []}
         elif isinstance(ev, h2.events.DataReceived):

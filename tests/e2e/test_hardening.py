@@ -329,6 +329,26 @@ class ClientGoesAwayFromHttp2Pods(ClientGoesAwayBed):
         wait_for(lambda: self.scripted.resets, what="the pod's stream reset")
 
 
+class RefusedStreams(ScriptedBed):
+    """An HTTP/2 pod that refuses every stream (REFUSED_STREAM): the request goes once more, then
+    fails as what it is — a reset, not a failed connect (found by the second breaker)."""
+    upstream_protocol = "http2"
+
+    def start_pod(self, ip, port):
+        return H2Pod("mydb-0", ip, port)
+
+    def test_a_refused_stream_is_retried_once_then_reported_as_a_reset(self):
+        status, _, body, _ = h2_call(self.port, "/refuse")
+        self.assertEqual((status, json.loads(body)["error"]), (502, "upstream_reset"))
+        reply = raw_exchange(self.port, b"GET /refuse HTTP/1.1\r\nHost: mydb\r\n\r\n",
+                             until=b"}")
+        self.assertIn(b"HTTP/1.1 502 ", reply)
+        self.assertEqual(json.loads(reply.partition(b"\r\n\r\n")[2])["error"], "upstream_reset")
+        self.assertEqual(self.scripted.refused, 4)  # each request twice
+        self.assertEqual(metric(self.r.metrics(), "podrouter_route_failures_total",
+                                listener="web", reason="upstream_reset"), 2)
+
+
 class LocalAnswers(TestBed):
     """Every answer podrouter gives itself observes the request's own duration (issue 10,
     item 8: a request refused while parsing added the machine's uptime)."""
