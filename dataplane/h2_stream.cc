@@ -39,12 +39,6 @@ GrpcStatus GrpcStatusFor(RouteFailure reason) {
   }
 }
 
-// The error word of the JSON body and grpc-message: the same as HTTP/1.1 answers use.
-const char* ErrorWord(RouteFailure reason) {
-  return reason == RouteFailure::kConnectFailed ? "upstream_connect_failed"
-                                                : metrics::ToString(reason);
-}
-
 }  // namespace
 
 void H2Stream::Begin(int32_t id) {

@@ -171,8 +171,7 @@ void HttpSession::OnUpstreamClose(uint32_t error_code, bool retriable) {
     }
   } else {
     const metrics::RouteFailure reason = StreamFailure(error_code, retriable);
-    const char* error = reason == metrics::RouteFailure::kConnectFailed ? "upstream_connect_failed"
-                                                                        : metrics::ToString(reason);
+    const char* error = ErrorWord(reason);
     LOG_WARN("c=%lu listener=%s event=%s pod=%s http2_error=%u", id(), metrics_->name.c_str(),
              error, pod.c_str(), error_code);
     AnswerLocally(502, reason, ErrorBody(error, "pod", pod), /*close=*/!x_->req.complete);

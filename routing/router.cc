@@ -50,6 +50,11 @@ RouteResult ByOrdinal(const config::Route& route, const config::Service& service
 
 }  // namespace
 
+const char* ErrorWord(metrics::RouteFailure reason) {
+  return reason == metrics::RouteFailure::kConnectFailed ? "upstream_connect_failed"
+                                                         : metrics::ToString(reason);
+}
+
 std::string ErrorBody(std::string_view error, std::string_view detail_key,
                       std::string_view detail) {
   std::string body = "{\"error\":";

@@ -46,6 +46,10 @@ RouteResult Route(const config::Route& route, const config::Service& service,
                   const RouteInput& input, const EndpointSnapshot& pods, PickerState* state,
                   std::string* scratch);
 
+// The error word of a JSON body (and of a gRPC answer's grpc-message) for a route failure: its
+// metric label, except `upstream_connect_failed` for a failed connect.
+const char* ErrorWord(metrics::RouteFailure reason);
+
 // {"error":"...",...} bodies for the errors podrouter answers.
 std::string ErrorBody(std::string_view error, std::string_view detail_key = {},
                       std::string_view detail = {});
